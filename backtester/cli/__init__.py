@@ -1,0 +1,96 @@
+"""The ``hedge`` command: a thin typer layer over the library.
+
+Errors: UsageError and typer's own usage errors exit 2, DataError exits 1; each prints one line on
+stderr, ``error: <what> (<how to fix>)``, and no traceback (set HEDGE_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from .. import __version__
+
+app = typer.Typer(
+    name="hedge",
+    help="Fed-liquidity macro-hedge backtester: data, signals, strategies, backtests and tearsheets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"hedge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+):
+    """Fed-liquidity macro-hedge backtester."""
+
+
+from . import data as _data  # noqa: E402,F401  (registers commands)
+
+
+def _register_optional():
+    """Command modules added by later work register themselves when present."""
+    import importlib
+
+    for name in ("signals", "backtest", "report", "sweep", "research"):
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+
+
+_register_optional()
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line.rstrip("\n") + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from typer._click import exceptions as cx
+
+    from ..errors import HedgeError
+
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="hedge")
+        code = rv if isinstance(rv, int) else 0
+    except HedgeError as e:
+        _err(e.line())
+        code = e.exit_code
+    except cx.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx is not None else "hedge"
+        _err(f"error: {' '.join(e.format_message().split())} (see `{cmd} --help`)")
+        code = 2
+    except cx.Abort:
+        _err("error: aborted")
+        code = 130
+    except cx.ClickException as e:
+        _err(f"error: {' '.join(e.format_message().split())}")
+        code = e.exit_code
+    except KeyboardInterrupt:
+        _err("error: interrupted (nothing was half-written: store writes are atomic)")
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as e:  # noqa: BLE001 - last resort: one line, never a traceback
+        if os.environ.get("HEDGE_DEBUG"):
+            raise
+        _err(
+            f"error: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
+            "(rerun with HEDGE_DEBUG=1 for the traceback and report it)"
+        )
+        code = 1
+    if argv is None:
+        sys.exit(code)
+    return code
