@@ -1,0 +1,244 @@
+"""``hedge strategies``, ``hedge backtest`` and ``hedge now``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from . import app, common
+from .common import DataDirOpt, Format, FormatOpt
+
+StrategiesDirOpt = Annotated[
+    str | None, typer.Option("--strategies-dir", help="A folder of extra strategy modules.", show_default=False)
+]
+ReportsDirOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reports-dir", help="Where runs are saved (else $HEDGE_REPORTS_DIR, else ./reports).", show_default=False
+    ),
+]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="Strategy parameter name=value (repeatable).")]
+
+
+@app.command("strategies")
+def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = Format.table):
+    """List the strategies with their parameters (type, default, min, max)."""
+    from ..strategy import registry
+
+    reg = registry(strategies_dir)
+    out = {
+        name: {
+            "description": s.description,
+            "source": s.source,
+            "params": {
+                k: {
+                    "type": p.type.__name__,
+                    "default": p.default,
+                    "min": p.min,
+                    "max": p.max,
+                    "choices": list(p.choices) if p.choices else None,
+                    "help": p.help,
+                }
+                for k, p in s.params.items()
+            },
+        }
+        for name, s in reg.items()
+    }
+    if fmt is Format.json:
+        common.emit_json({"strategies": out})
+        return
+    rows = []
+    for name, s in out.items():
+        ps = ", ".join(
+            f"{k}={p['default']}" + (f" [{p['min']:g}..{p['max']:g}]" if p["min"] is not None else "")
+            for k, p in s["params"].items()
+        )
+        rows.append([name, s["description"], ps])
+    common.table("strategies", ["name", "description", "parameters (default [range])"], rows)
+
+
+METRIC_ROWS = [
+    ("total_return", "total return", "pct"), ("cagr", "CAGR", "pct"), ("volatility", "volatility", "pct"),
+    ("sharpe", "Sharpe (excess of cash)", "num"), ("sortino", "Sortino (excess of cash)", "num"),
+    ("max_drawdown", "max drawdown", "pct"), ("calmar", "Calmar", "num"), ("turnover", "turnover (1-way/yr)", "num"),
+    ("costs", "costs (of equity)", "pct"), ("days", "days", "int"),
+]  # fmt: skip
+
+
+def _cell(v, kind):
+    if kind == "pct":
+        return common.fmt_pct(v)
+    if kind == "num":
+        return common.fmt_num(v, 2)
+    return "-" if v is None else str(v)
+
+
+def metrics_table(title: str, cols: dict[str, dict], caption: str | None = None) -> None:
+    rows = [[label, *[_cell(m.get(k), kind) for m in cols.values()]] for k, label, kind in METRIC_ROWS]
+    tim = sorted({a for m in cols.values() for a in (m.get("time_in_market") or {})})
+    for a in tim:
+        rows.append([f"time in {a}", *[common.fmt_pct((m.get("time_in_market") or {}).get(a)) for m in cols.values()]])
+    common.table(title, ["metric", *cols.keys()], rows, caption=caption)
+
+
+def spec_from_options(
+    strategy,
+    param,
+    start,
+    end,
+    fees_bp,
+    slippage_bp,
+    exec_lag,
+    rebalance,
+    band,
+    vol_target,
+    gold,
+    benchmark,
+    strategies_dir,
+):
+    from ..run import RunSpec
+    from ..strategy import parse_params
+
+    s = common.parse_date(start, "--start")
+    e = common.parse_date(end, "--end")
+    return RunSpec(
+        strategy=strategy,
+        params=parse_params(param),
+        start=None if s is None else str(s.date()),
+        end=None if e is None else str(e.date()),
+        fees_bp=fees_bp,
+        slippage_bp=slippage_bp,
+        exec_lag=exec_lag,
+        rebalance=rebalance,
+        band=band,
+        vol_target=vol_target,
+        gold=gold,
+        benchmark=benchmark,
+        strategies_dir=strategies_dir,
+    )
+
+
+@app.command("backtest")
+def backtest_cmd(
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    param: ParamOpt = None,
+    start: Annotated[str | None, typer.Option("--start", help="First decision date (ISO).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last date (ISO; default: the store's last date).")] = None,
+    fees_bp: Annotated[
+        float | None, typer.Option("--fees-bp", help="Fees in bp for every asset (default: per asset).")
+    ] = None,
+    slippage_bp: Annotated[
+        float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")
+    ] = None,
+    exec_lag: Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")] = 1,
+    rebalance: Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")] = "change",
+    band: Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")] = 0.05,
+    vol_target: Annotated[
+        float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")
+    ] = None,
+    gold: Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")] = "GLD",
+    benchmark: Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")] = "SPY",
+    export_weights: Annotated[str | None, typer.Option("--export-weights", help="Write held weights to CSV.")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Also write the HTML tearsheet.")] = False,
+    title: Annotated[str | None, typer.Option("--title", help="Tearsheet title.")] = None,
+    strategies_dir: StrategiesDirOpt = None,
+    reports_dir: ReportsDirOpt = None,
+    data_dir: DataDirOpt = None,
+    fmt: FormatOpt = Format.table,
+):
+    """Backtest a strategy against a benchmark on the store's data, with costs, and save the run."""
+    from ..paths import reports_dir as resolve_reports
+    from ..run import run_backtest, save_run
+
+    spec = spec_from_options(
+        strategy,
+        param,
+        start,
+        end,
+        fees_bp,
+        slippage_bp,
+        exec_lag,
+        rebalance,
+        band,
+        vol_target,
+        gold,
+        benchmark,
+        strategies_dir,
+    )
+    if export_weights is not None and not export_weights.endswith(".csv"):
+        raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
+    store = common.open_store(data_dir)
+    run = run_backtest(store, spec)
+    command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    path = save_run(run, resolve_reports(reports_dir), command=command)
+    if export_weights:
+        run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
+    out = {**run.summary(), "run_dir": str(path)}
+    if report:
+        from ..report import write_report
+
+        out["report"] = str(write_report(path, title=title))
+    if fmt is Format.json:
+        common.emit_json(out)
+        return
+    metrics_table(
+        f"{strategy} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
+        {strategy: run.metrics, run.benchmark_label: run.bench_metrics},
+    )
+    con = common.console()
+    for n in run.notes:
+        con.print(f"- {n}", highlight=False, markup=False)
+    con.print(f"saved to {path}" + (f"; report {out['report']}" if report else ""), highlight=False, markup=False)
+
+
+@app.command("now")
+def now_cmd(
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    param: ParamOpt = None,
+    value: Annotated[
+        float | None, typer.Option("--value", help="Portfolio value in USD (default: holdings total).")
+    ] = None,
+    holdings: Annotated[str | None, typer.Option("--holdings", help="CSV asset,value_usd of current holdings.")] = None,
+    gold: Annotated[str, typer.Option("--gold", help="GLD or LBMA_GOLD.")] = "GLD",
+    strategies_dir: StrategiesDirOpt = None,
+    data_dir: DataDirOpt = None,
+    fmt: FormatOpt = Format.table,
+):
+    """Target weights for the latest decision date, the signals behind them, and the orders to get there."""
+    from ..now import target_now
+
+    store = common.open_store(data_dir)
+    from ..strategy import parse_params
+
+    out = target_now(
+        store, strategy, parse_params(param), value=value, holdings=holdings, gold=gold, strategies_dir=strategies_dir
+    )
+    if fmt is Format.json:
+        common.emit_json(out)
+        return
+    common.table(
+        f"{strategy}: target for the decision at the {out['asof']} close (fills at {out['fill_on']})",
+        ["asset", "target", "price", "price_date", "current_usd", "target_usd", "order_usd", "order_units"],
+        [
+            [
+                o["asset"],
+                common.fmt_pct(o["target_weight"]),
+                common.fmt_num(o["price"], 2),
+                o["price_date"],
+                common.fmt_num(o["current_usd"], 2),
+                common.fmt_num(o["target_usd"], 2),
+                common.fmt_num(o["order_usd"], 2),
+                common.fmt_num(o["order_units"], 6),
+            ]
+            for o in out["orders"]
+        ],
+    )
+    common.table(
+        "signals behind it",
+        ["signal", "value", "observation_date", "available_on"],
+        [[k, common.plain(v["value"]), v["observation_date"], v["available_on"]] for k, v in out["signals"].items()],
+    )

@@ -1,0 +1,108 @@
+"""``hedge now``: the target for the latest decision date, the signals behind it, and the orders.
+
+The decision is at the close of the store's last common date (the last NYSE session on or before it);
+the orders fill ``exec_lag`` = 1 session later. Prices for the order sizes are the latest closes
+available at that decision (bitcoin: its previous UTC bar, the one whose close came before 16:00 ET).
+Holdings: a CSV with a header ``asset,value`` (USD); without one, the portfolio is all cash.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import catalog
+from .calendar import next_session, session_on_or_before
+from .errors import UsageError
+from .pit import as_known_on
+
+
+def read_holdings(path: str | None) -> dict[str, float]:
+    if not path:
+        return {}
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"holdings file {p} does not exist", "give a CSV with a header asset,value (USD)")
+    out: dict[str, float] = {}
+    with p.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or [h.strip().lower() for h in rows[0]] != ["asset", "value"]:
+        raise UsageError(f"holdings file {p} must start with the header asset,value", "value in USD, one asset a row")
+    for i, r in enumerate(rows[1:], start=2):
+        if not r:
+            continue
+        if len(r) != 2:
+            raise UsageError(f"holdings file {p} line {i} needs 2 fields", "write asset,value")
+        a, v = r[0].strip(), r[1].strip()
+        if a not in catalog.HOLDABLE:
+            raise UsageError(
+                f"holdings file {p} line {i}: {a!r} is not holdable", f"use: {', '.join(catalog.HOLDABLE)}"
+            )
+        try:
+            x = float(v)
+        except ValueError:
+            raise UsageError(f"holdings file {p} line {i}: value {v!r} is not a number", "value in USD") from None
+        if not np.isfinite(x) or x < 0:
+            raise UsageError(f"holdings file {p} line {i}: value {v} is not a positive amount", "value in USD")
+        out[a] = out.get(a, 0.0) + x
+    return out
+
+
+def target_now(store, strategy: str, params: dict, *, value=None, holdings=None, gold="GLD", strategies_dir=None):
+    from . import signals as sig
+    from . import strategy as st
+    from .run import GOLDS, _gold_swap
+
+    if gold not in GOLDS:
+        raise UsageError(f"--gold {gold!r} is not GLD or LBMA_GOLD", "use --gold GLD or --gold LBMA_GOLD")
+    strat = st.get(strategy, strategies_dir)
+    p = strat.resolve(params)
+    asof = session_on_or_before(store.last_common_date())
+    frame = sig.compute(store)
+    s = frame.loc[:asof]
+    w = _gold_swap(strat.weights(s, p), gold).iloc[-1]
+    weights = {a: float(x) for a, x in w.items() if x > 1e-12}
+    weights["CASH"] = max(0.0, 1.0 - sum(weights.values()))
+    held = read_holdings(holdings)
+    total = value if value is not None else (sum(held.values()) or 100_000.0)
+    if total <= 0:
+        raise UsageError(f"--value {total:g} is not positive", "give the portfolio value in USD")
+    orders = []
+    for a in sorted(set(weights) | set(held)):
+        tw = weights.get(a, 0.0)
+        price, pdate = (1.0, asof) if a == "CASH" else _price(store, a, asof)
+        cur = held.get(a, 0.0)
+        tgt = tw * total
+        orders.append(
+            {
+                "asset": a,
+                "target_weight": tw,
+                "price": price,
+                "price_date": pdate,
+                "current_usd": cur,
+                "target_usd": tgt,
+                "order_usd": tgt - cur,
+                "order_units": (tgt - cur) / price if price and np.isfinite(price) else None,
+            }
+        )
+    snap = sig.snapshot_row(frame, asof)
+    behind = {k: snap[k] for k in strat.uses if k in snap}
+    return {
+        "strategy": strategy,
+        "params": p,
+        "asof": asof,
+        "fill_on": pd.Timestamp(next_session([asof])[0]),
+        "value_usd": total,
+        "weights": weights,
+        "orders": orders,
+        "signals": behind,
+    }
+
+
+def _price(store, asset: str, asof) -> tuple[float, pd.Timestamp]:
+    spec = catalog.get(asset)
+    row = as_known_on(store.read(asset), [asof], spec.staleness_days, column="close").iloc[0]
+    return float(row["value"]), row["observation_date"]

@@ -1,0 +1,1 @@
+"""Built-in strategies. Each module defines ``STRATEGY`` or ``STRATEGIES`` (see backtester/strategy.py)."""

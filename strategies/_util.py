@@ -1,0 +1,51 @@
+"""Helpers for strategy functions: conditions on possibly-unknown signals, weight frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def col(signals: pd.DataFrame, name: str) -> pd.Series:
+    """A signal column as float (NaN where unknown); a missing column is unknown everywhere."""
+    if name not in signals.columns:
+        return pd.Series(np.nan, index=signals.index)
+    return pd.to_numeric(signals[name], errors="coerce").astype(float)
+
+
+def below(signals, name, threshold) -> pd.Series:
+    """True where the signal is known and below the threshold (unknown -> False)."""
+    return (col(signals, name) < threshold).fillna(False)
+
+
+def above(signals, name, threshold) -> pd.Series:
+    return (col(signals, name) > threshold).fillna(False)
+
+
+def flag(signals, name) -> pd.Series:
+    """A boolean signal: True only where known and true."""
+    return (col(signals, name) > 0.5).fillna(False)
+
+
+def label(signals, name, value) -> pd.Series:
+    if name not in signals.columns:
+        return pd.Series(False, index=signals.index)
+    return (signals[name] == value).fillna(False).astype(bool)
+
+
+def mix(index, cond: pd.Series, on: dict[str, float], off: dict[str, float]) -> pd.DataFrame:
+    """Weights: ``on`` where cond is true, ``off`` elsewhere (assets not named get 0; the rest is CASH)."""
+    assets = sorted({a for a, w in {**on, **off}.items()} - {"CASH"})
+    c = cond.reindex(index).fillna(False).to_numpy(bool)[:, None]
+    a_on = np.array([on.get(a, 0.0) for a in assets])
+    a_off = np.array([off.get(a, 0.0) for a in assets])
+    return pd.DataFrame(np.where(c, a_on, a_off), index=index, columns=assets)
+
+
+def neutral(params: dict) -> dict[str, float]:
+    """The neutral mix from ``neutral_spy`` / ``neutral_ief`` / ``neutral_gld`` parameters."""
+    return {
+        "SPY": params.get("neutral_spy", 0.0),
+        "IEF": params.get("neutral_ief", 0.0),
+        "GLD": params.get("neutral_gld", 0.0),
+    }
