@@ -129,9 +129,17 @@ class Store:
                         "wait for it to finish, then run the command again",
                     ) from None
                 raise
+            self._remove_stale_temps()
             yield self
         finally:
             os.close(fd)
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files are only written under the lock, so any found on taking it are a killed writer's."""
+        if self.series_dir.is_dir():
+            for p in self.series_dir.glob(".*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
 
     def write(self, series_id: str, frame: pd.DataFrame, *, source: str, fetched_at: str | None = None) -> dict:
         """Atomically replace one series file. Caller holds ``lock()`` and has validated ``frame``."""

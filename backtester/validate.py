@@ -21,7 +21,7 @@ import pandas as pd
 from .catalog import MACRO_COLUMNS, PRICE_COLUMNS, SeriesSpec
 from .errors import DataError
 
-ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FIX = "re-export the file from its source or restore it from the snapshot; the store was not changed"
 UNIT_WINDOW = 8
 UNIT_RATIO = 300.0  # a level shift of this size or more between two adjacent windows is a unit break
@@ -44,7 +44,10 @@ def read_csv(spec: SeriesSpec, path: Path) -> pd.DataFrame:
         raise DataError(f"{name}: not UTF-8 text", _FIX) from None
     if not text.strip():
         raise DataError(f"{name}: file is empty", _FIX)
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise DataError(f"{name}: not a readable CSV ({e})", _FIX) from None
     header = [h.strip() for h in rows[0]]
     want = list(expected_columns(spec))
     if header[:1] == ["observation_date"]:
@@ -68,10 +71,10 @@ def read_csv(spec: SeriesSpec, path: Path) -> pd.DataFrame:
         if not ISO.match(d):
             raise DataError(f"{name}: line {i} date {d!r} is not ISO YYYY-MM-DD", _FIX)
     try:
-        idx = pd.to_datetime(pd.Series(dates), format="%Y-%m-%d")
-    except (ValueError, TypeError) as e:
+        idx = pd.to_datetime(pd.Series(dates), format="%Y-%m-%d").astype("datetime64[ns]")
+    except (ValueError, TypeError) as e:  # incl. OutOfBoundsDatetime: years outside 1677..2262
         raise DataError(f"{name}: invalid date ({e})", _FIX) from None
-    data = {"date": idx.astype("datetime64[ns]").values}
+    data = {"date": idx.values}
     for j, col in enumerate(want[1:], start=1):
         vals = np.empty(len(body))
         for i, r in enumerate(body):

@@ -41,6 +41,10 @@ def _isolate_env(monkeypatch, tmp_path):
     monkeypatch.setenv("HEDGE_DATA_DIR", str(tmp_path / "no-store-here"))
     monkeypatch.setenv("HEDGE_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.delenv("FRED_API_KEY", raising=False)
+    cfg = tmp_path / "hedge-config.toml"  # never the developer's own ~/.config/liquidity-hedge/config.toml
+    cfg.write_text("")
+    cfg.chmod(0o600)
+    monkeypatch.setenv("HEDGE_CONFIG", str(cfg))
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

@@ -16,9 +16,20 @@ data_app = typer.Typer(
 
 
 def _progress(total: int, label: str):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    p = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), transient=True)
+    # on stderr, and only on a terminal: stdout stays clean (--format json) and a failure stays one line
+    console = Console(stderr=True)
+    p = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
     return p, p.add_task("", total=total)
 
 

@@ -25,7 +25,9 @@ SOURCE = "FRED"
 
 
 def fetch(spec: SeriesSpec, since: pd.Timestamp | None, *, timeout: float, retries: int) -> pd.DataFrame:
-    key = os.environ.get("FRED_API_KEY", "").strip()
+    from ..config import fred_api_key
+
+    key = (fred_api_key() or "").strip()  # $FRED_API_KEY, else the owner-only config file
     if not key:
         return _csv(spec, since, timeout, retries)
     client = _client(key, spec.id, timeout, retries)
@@ -88,6 +90,8 @@ def _csv(spec: SeriesSpec, since: pd.Timestamp | None, timeout: float, retries: 
         params["cosd"] = since.strftime("%Y-%m-%d")
     url = os.environ.get("HEDGE_FREDGRAPH_URL", GRAPH_URL)
     resp = http.get(url, params, timeout, retries, source=SOURCE, series=spec.id)
+    if resp.content.strip() and not resp.content.endswith(b"\n"):  # a body cut off by a dropped connection
+        raise http.malformed(SOURCE, spec.id, "the CSV answer is cut off (no final newline)")
     rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig", errors="replace"))))
     header = [h.strip() for h in rows[0]] if rows else []
     if len(header) != 2 or header[0].lower() not in ("observation_date", "date") or header[1] != spec.source_id:
