@@ -84,4 +84,12 @@ def annotate(spec: SeriesSpec, frame: pd.DataFrame) -> pd.DataFrame:
     # monotone by construction; enforce it for vintage-driven rows (a later quarter never known earlier)
     avail = pd.Series(avail).cummax().values if len(avail) else avail
     out["available_on"] = avail
+    if len(out) and pd.isna(out["available_on"]).any():
+        from .errors import DataError
+
+        bad = out.loc[pd.isna(out["available_on"]), "date"].iloc[0]
+        raise DataError(
+            f"{spec.id}: date {pd.Timestamp(bad).date()} is beyond the market calendar (no decision date can use it)",
+            "remove future-dated rows; the store was not changed",
+        )
     return out

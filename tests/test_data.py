@@ -201,6 +201,7 @@ BAD = [
     ("fred/SOFR.csv", lambda t: _swap(t, 3), "dates not sorted"),
     ("fred/SOFR.csv", lambda t: _set_fields(t, 4, "1.7x"), "'1.7x' is not a number"),
     ("fred/SOFR.csv", lambda t: "", "file is empty"),
+    ("fred/SOFR.csv", lambda t: t + "2200-01-03,3.1\n", "date 2200-01-03 is beyond the market calendar"),
     ("fred/SOFR.csv", lambda t: "date,value\n", "no data rows"),
     ("prices/GLD.csv", lambda t: t[: len(t) // 2].rsplit(",", 3)[0], "truncated"),
     ("fred/WRESBAL.csv", lambda t: _set_fields(t, 10, "-5"), "impossible value -5"),
@@ -223,7 +224,7 @@ def test_bad_input_leaves_store_untouched(tmp_path, snapshot_dir, small_store, r
     c, out, err = run_cli("data", "import", str(src), "--data-dir", str(small_store.root))
     assert c == 1, err
     assert err.startswith("error: ") and text in err and err.count("\n") == 1, err
-    assert "store was not changed" in err
+    assert "store was not changed" in err or "the store was not changed" in err
     assert _fingerprint(small_store.root) == before
 
 
