@@ -73,6 +73,9 @@ class Strategy:
     fallback: str = "CASH"  # where the weight of an asset without a price goes
     assets: Callable[[dict], tuple[str, ...]] | None = None  # holdable assets the weights may name
     source: str = field(default="built-in", compare=False)
+    # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.sweep.factors.Factors, the
+    # weights of many parameter sets at once; must agree with ``fn`` (without it the sweep calls ``fn``)
+    sweep_fn: Callable | None = field(default=None, compare=False, repr=False)
 
     def resolve(self, given: Mapping[str, object] | None = None) -> dict:
         given = dict(given or {})
