@@ -35,16 +35,22 @@ def snapshot_store(tmp_path_factory, snapshot_dir):
     return store
 
 
+@pytest.fixture(scope="session")
+def _empty_config(tmp_path_factory) -> Path:
+    cfg = tmp_path_factory.mktemp("config") / "hedge-config.toml"
+    cfg.write_text("")
+    cfg.chmod(0o600)
+    return cfg
+
+
 @pytest.fixture(autouse=True)
-def _isolate_env(monkeypatch, tmp_path):
+def _isolate_env(monkeypatch, tmp_path, _empty_config):
     """No test may fall back to the per-user store or the real reports folder."""
     monkeypatch.setenv("HEDGE_DATA_DIR", str(tmp_path / "no-store-here"))
     monkeypatch.setenv("HEDGE_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.delenv("FRED_API_KEY", raising=False)
-    cfg = tmp_path / "hedge-config.toml"  # never the developer's own ~/.config/liquidity-hedge/config.toml
-    cfg.write_text("")
-    cfg.chmod(0o600)
-    monkeypatch.setenv("HEDGE_CONFIG", str(cfg))
+    # never the developer's own ~/.config/liquidity-hedge/config.toml
+    monkeypatch.setenv("HEDGE_CONFIG", str(_empty_config))
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
