@@ -25,6 +25,17 @@ def _static(signals: pd.DataFrame, p: dict) -> pd.DataFrame:
     return pd.DataFrame(w, index=signals.index)
 
 
+def _sweep_constant(weights_of):
+    """Fixed weights per combination (hedge sweep): one constant feature, the weights as loadings."""
+
+    def fn(s: pd.DataFrame, plist):
+        from backtester.sweep.factors import from_features
+
+        return from_features(s.index, plist, key=lambda p: (), features=lambda p: [1.0], loadings=weights_of)
+
+    return fn
+
+
 STRATEGIES = [
     Strategy(
         name="buy-hold",
@@ -32,6 +43,7 @@ STRATEGIES = [
         params={"asset": Param(str, "SPY", choices=HOLDABLE, help="the asset to hold")},
         fn=_buy_hold,
         assets=lambda p: (p["asset"],) if p["asset"] != "CASH" else (),
+        sweep_fn=_sweep_constant(lambda p: [{p["asset"]: 1.0} if p["asset"] != "CASH" else {}]),
     ),
     Strategy(
         name="static-mix",
@@ -39,5 +51,6 @@ STRATEGIES = [
         params={k: Param(float, 0.0, 0.0, 1.0, help=f"weight of {a}") for a, k in PARAM_OF.items()},
         fn=_static,
         assets=lambda p: tuple(a for a, k in PARAM_OF.items() if p[k] > 0),
+        sweep_fn=_sweep_constant(lambda p: [{a: p[k] for a, k in PARAM_OF.items() if p[k] > 0}]),
     ),
 ]

@@ -84,6 +84,50 @@ def _net_liquidity_trend(s: pd.DataFrame, p: dict) -> pd.DataFrame:
     return pd.DataFrame(np.where(f, w_off.to_numpy(), w.to_numpy()), index=s.index, columns=cols)
 
 
+# ---------------------------------------------------------------- many parameter sets at once (hedge sweep)
+# Same weights as the functions above, in factor form (backtester/sweep/factors.py): each condition is
+# computed once per distinct threshold set, the weights are per-combination loadings.
+def _sweep(key, features, loadings):
+    def fn(s: pd.DataFrame, plist):
+        from backtester.sweep.factors import from_features
+
+        return from_features(
+            s.index, plist, key=key, features=lambda p: features(s, p), loadings=lambda p: loadings(p)
+        )
+
+    return fn
+
+
+def _regime(cond):
+    from backtester.sweep.factors import regime
+
+    return regime(cond)
+
+
+def _scarcity_features(s, p):
+    r = col(s, "reserves_to_gdp")
+    hi, lo = p["upper"], p["lower"]
+    return [1.0, ((hi - r) / max(hi - lo, 1e-9)).clip(0.0, 1.0).fillna(0.0)]
+
+
+def _scarcity_loadings(p):
+    m, b = p["max_weight"], p["btc_share"]
+    base = {"GLD": 0.0, "BTC-USD": 0.0, "SPY": p["neutral_spy"], "IEF": p["neutral_ief"]}
+    slope = {"GLD": m * (1 - b), "BTC-USD": m * b, "SPY": -m * p["neutral_spy"], "IEF": -m * p["neutral_ief"]}
+    return [base, slope]
+
+
+def _trend_features(s, p):
+    rising = above(s, "net_liquidity_13w_change", p["band_bn"]).to_numpy(bool)
+    falling = below(s, "net_liquidity_13w_change", -p["band_bn"]).to_numpy(bool)
+    up = rising & ~falling
+    return [up.astype(float), falling.astype(float), (~up & ~falling).astype(float)]
+
+
+def _trend_loadings(p):
+    return [{"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}, {"GLD": p["gold"]}, neutral(p)]
+
+
 STRATEGIES = [
     Strategy(
         name="seed-thesis",
@@ -99,6 +143,11 @@ STRATEGIES = [
         fn=_seed_thesis,
         uses=("reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "qt_ended"),
         assets=_assets,
+        sweep_fn=_sweep(
+            lambda p: (p["floor"], p["rrp_drained_bn"], p["spread_bp"]),
+            lambda s, p: _regime(seed_thesis_on(s, p)),
+            lambda p: [_hedge(p), neutral(p)],
+        ),
     ),
     Strategy(
         name="qt-pivot",
@@ -111,6 +160,11 @@ STRATEGIES = [
         fn=_qt_pivot,
         uses=("qt_ended",),
         assets=_assets,
+        sweep_fn=_sweep(
+            lambda p: (),
+            lambda s, p: _regime(flag(s, "qt_ended")),
+            lambda p: [_hedge(p), neutral(p) if p["neutral"] == "mix" else {}],
+        ),
     ),
     Strategy(
         name="reserve-scarcity",
@@ -125,6 +179,7 @@ STRATEGIES = [
         fn=_reserve_scarcity,
         uses=("reserves_to_gdp",),
         assets=_assets,
+        sweep_fn=_sweep(lambda p: (p["upper"], p["lower"]), _scarcity_features, _scarcity_loadings),
     ),
     Strategy(
         name="spread-stress",
@@ -137,6 +192,13 @@ STRATEGIES = [
         fn=_spread_stress,
         uses=("sofr_effr_bp_20d",),
         assets=lambda p: ("GLD", "SPY", "IEF"),
+        sweep_fn=_sweep(
+            lambda p: p["spread_bp"],
+            lambda s, p: _regime(
+                above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
+            ),
+            lambda p: [{"GLD": p["gold"]}, neutral(p)],
+        ),
     ),
     Strategy(
         name="net-liquidity-trend",
@@ -150,5 +212,6 @@ STRATEGIES = [
         fn=_net_liquidity_trend,
         uses=("net_liquidity_13w_change",),
         assets=_assets,
+        sweep_fn=_sweep(lambda p: p["band_bn"], _trend_features, _trend_loadings),
     ),
 ]

@@ -1,6 +1,8 @@
-"""Research commands: ``hedge events`` (event study).
+"""Research commands: ``hedge events`` (event study), ``hedge thesis`` (the essay scored out of sample)
+and ``hedge significance`` (bootstrap of a saved run's edge).
 
-Thin over ``backtester.eventstudy`` (the rules are in its docstring and printed with the tables).
+Thin over ``backtester.eventstudy``, ``backtester.thesis`` and ``backtester.significance`` (the rules
+are in their docstrings and printed with the tables).
 """
 
 from __future__ import annotations
@@ -131,3 +133,199 @@ def events_cmd(
     _events_tables(study)
     if written:
         common.console().print(f"chart: {written}")
+
+
+# ---------------------------------------------------------------- hedge thesis / hedge significance
+_VERDICT_STYLE = {"held": "green", "failed": "red", "too early": "yellow"}
+
+
+def _thesis_tables(r: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = common.console()
+    v = r["verdicts"]
+    t = Table(
+        title=f"The essay's claims, scored: {v['held']} held, {v['failed']} failed, {v['too_early']} too early",
+        caption=f"at the essay = point-in-time signal frame on {r['essay_session']}; after = signals to "
+        f"{r['asof']}, prices and rates to their own last dates",
+    )
+    for c in ("#", "claim", "the essay", "computed at the essay", "computed after", "verdict"):
+        t.add_column(c, overflow="fold")
+    for c in r["claims"]:
+        style = _VERDICT_STYLE.get(c["verdict"], "")
+        t.add_row(
+            str(c["id"]),
+            escape(c["claim"]),
+            escape(c["essay"]),
+            escape(c["at_essay_text"]),
+            escape(c["after_text"]),
+            f"[{style}]{escape(c['verdict'])}[/{style}]" if style else escape(c["verdict"]),
+        )
+    con.print(t)
+    for c in r["claims"]:
+        con.print(f"[dim]{c['id']}. rule: {escape(c['rule'])}. -> {escape(c['reason'])}[/dim]", highlight=False)
+
+    q = r["qt_end"]
+    rows = []
+    for key, lab in (("official", "QT end (FOMC)"), ("bill_purchases", "bill purchases (FOMC)")):
+        if q[key]:
+            rows.append([lab, q[key]["announced"], q[key]["effective"], q[key]["label"]])
+    rows.append(["QE (FOMC)", "-", "-", q["qe_announced"]["label"] if q["qe_announced"] else "none announced"])
+    for ch in q["state_changes"]:
+        rows.append([f"WALCL qt_state {ch['from']} -> {ch['to']}", f"week of {ch['observation_date']}", ch["date"], ""])
+    common.table(
+        f"Did QT end? qt_state on the essay session: {q['state_at_essay']}",
+        ["event", "announced / WALCL week", "effective / known on", "label"],
+        rows,
+    )
+
+    fa = r["fed_assets"]
+    rows = [
+        [
+            g["label"],
+            f"{g['base_observation']} ({common.fmt_num(g['base_bn'], 0)})",
+            f"{g['end_observation']} ({common.fmt_num(g['end_bn'], 0)})",
+            common.fmt_num(g["months"], 1),
+            common.fmt_num(g["bn_per_month"], 1),
+            common.fmt_num(g["slope_bn_per_month"], 1),
+        ]
+        for g in (fa["from_qt_end"], fa["from_bill_purchases"])
+        if g
+    ]
+    lo, hi = fa["predicted_bn_per_month"]
+    common.table(
+        f"The Fed's assets after QT ($B a month; the essay predicted {lo:g}-{hi:g})",
+        ["window", "from week ($B)", "to week ($B)", "months", "$B/month", "slope $B/month"],
+        rows,
+        caption=fa["method"],
+    )
+
+    ret = r["returns"]
+    common.table(
+        f"Returns since the essay (from the first session on or after {r['since']})",
+        ["asset", "from", "to (its last date)", "return", f"to {ret['common_end']} (common)"],
+        [
+            [a, x["start"], x["end"], common.fmt_pct(x["return"]), common.fmt_pct(ret["common"][a])]
+            for a, x in ret["assets"].items()
+        ],
+        caption=f"CASH: {ret['cash_method']}",
+    )
+
+    s = r["strategy"]
+    if s:
+        from .backtest import metrics_table
+
+        metrics_table(
+            f"{s['name']} vs {s['benchmark_name']}, OUT OF SAMPLE {s['period']['start']} .. {s['period']['end']}",
+            {s["name"]: s["strategy"], s["benchmark_name"]: s["benchmark"]},
+            caption=s["why"],
+        )
+        sig = s["significance"]
+        if "error" in sig:
+            con.print(f"significance: {sig['error']}", highlight=False, markup=False)
+        else:
+            d = sig["sharpe_difference"]
+            con.print(
+                f"Sharpe difference {d['observed']:.2f}, 95% interval [{d['ci95'][0]:.2f}, {d['ci95'][1]:.2f}], "
+                f"p = {d['p_value']:.3f} (H0: {sig['h0']})",
+                highlight=False,
+                markup=False,
+            )
+        for n in s["notes"]:
+            con.print(f"- {n}", highlight=False, markup=False)
+
+
+@app.command("thesis")
+def thesis_cmd(
+    since: Annotated[
+        str, typer.Option("--since", help="The essay's date: scored from the first NYSE session on or after it.")
+    ] = "2025-10-14",
+    html: Annotated[
+        str | None, typer.Option("--html", help="Also write a self-contained HTML page (charts embedded).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    fmt: FormatOpt = Format.table,
+):
+    """The essay's call scored on the data after it: QT's end, QE's size, gold/bitcoin returns, nine verdicts."""
+    from .._numba import ensure_numba_cache
+
+    day = common.parse_date(since, "--since")
+    if html is not None:
+        from ..thesis.page import check_html_path
+
+        check_html_path(html)
+    store = common.open_store(data_dir)
+    ensure_numba_cache()
+    from ..thesis import score
+
+    result = score(store, day)
+    written = None
+    if html is not None:
+        from ..thesis.page import write_page
+
+        written = write_page(result, html)
+    if fmt is Format.json:
+        common.emit_json({**result.report, "html": written})
+        return
+    _thesis_tables(result.report)
+    if written:
+        common.console().print(f"page: {written}", highlight=False, markup=False)
+
+
+@app.command("significance")
+def significance_cmd(
+    run_id: Annotated[str, typer.Argument(help="A saved run's id (the folder name under the reports folder).")],
+    n_boot: Annotated[int, typer.Option("--n-boot", min=1, help="Bootstrap draws.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result).")] = 0,
+    reports_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--reports-dir", help="Where runs are saved (else $HEDGE_REPORTS_DIR, else ./reports).", show_default=False
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+):
+    """Is the edge real? Stationary block bootstrap of a saved run's Sharpe difference over its benchmark."""
+    from pathlib import Path
+
+    from ..errors import UsageError
+    from ..paths import reports_dir as resolve_reports
+    from ..significance import significance_for_run
+
+    root = resolve_reports(reports_dir)
+    run_dir = Path(root) / run_id
+    if not run_id or run_id in (".", "..") or Path(run_id).name != run_id or not (run_dir / "returns.csv").is_file():
+        raise UsageError(f"no saved run {run_id!r} in {root}", "run `hedge backtest ...` first or check the id")
+    out = significance_for_run(run_dir, n_boot=n_boot, seed=seed)
+    if fmt is Format.json:
+        common.emit_json(out)
+        return
+    rows = []
+    for key, lab, pct in (
+        ("sharpe_difference", "Sharpe difference", False),
+        ("mean_excess", "mean excess return/yr", True),
+    ):
+        d = out[key]
+        f = (lambda x: common.fmt_pct(x)) if pct else (lambda x: common.fmt_num(x, 3))
+        ci = d["ci95"]
+        rows.append(
+            [
+                lab,
+                f(d["observed"]),
+                f"[{f(ci[0])}, {f(ci[1])}]" if ci else "-",
+                f(d["se"]),
+                common.fmt_num(d["p_value"], 4),
+            ]
+        )
+    common.table(
+        f"significance: {out['strategy_name']} vs {out['benchmark_name']}  {out['start']} .. {out['end']}"
+        f"  (run {out['run_id']})",
+        ["statistic", "observed", "95% interval", "std error", "p-value"],
+        rows,
+        caption=(
+            f"Sharpe {common.fmt_num(out['sharpe_strategy'], 3)} vs {common.fmt_num(out['sharpe_benchmark'], 3)}; "
+            f"stationary block bootstrap: {out['n']} days, {out['n_boot']} draws, mean block {out['block']:.1f} days, "
+            f"seed {out['seed']}; H0: {out['h0']}"
+        ),
+    )
