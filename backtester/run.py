@@ -228,6 +228,12 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None) -> Path:
         r.trades.to_csv(tmp / "trades.csv", index=False, float_format="%.10g")
         sc = [c for c in signal_columns(run.signals)]
         run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
+        from .significance import significance_of_returns
+
+        try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
+            significance = significance_of_returns(rets)
+        except UsageError:  # too few days of returns
+            significance = None
         manifest = {
             "run_id": run.run_id,
             "tool": "liquidity-hedge",
@@ -237,6 +243,7 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None) -> Path:
             "strategy_source": run.strategy.source,
             "summary": run.summary(),
             "data": run.data,
+            "significance": significance,
         }
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
         if final.exists():
