@@ -199,8 +199,10 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
 
 
 # ---------------------------------------------------------------- saving
-def save_run(run: Run, reports_dir: Path, command: str | None = None) -> Path:
-    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically."""
+def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
+    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
+
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
     from .signals import signal_columns
 
     reports_dir = Path(reports_dir)
@@ -244,8 +246,10 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None) -> Path:
             "summary": run.summary(),
             "data": run.data,
             "significance": significance,
+            **(extra or {}),
         }
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
         if final.exists():
             keep = [p for p in final.iterdir() if p.name.endswith(".html") or p.name == "assets"]
             for p in keep:  # a saved run keeps its rendered reports

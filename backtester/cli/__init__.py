@@ -57,11 +57,15 @@ def _err(line: str) -> None:
     sys.stderr.write(line.rstrip("\n") + "\n")
 
 
+ARGV: list[str] = []  # the arguments of the command being run (recorded in run manifests)
+
+
 def main(argv: list[str] | None = None) -> int:
     from typer._click import exceptions as cx
 
     from ..errors import HedgeError
 
+    ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="hedge")
         code = rv if isinstance(rv, int) else 0

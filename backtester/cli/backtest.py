@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from typing import Annotated
 
 import typer
@@ -173,7 +172,9 @@ def backtest_cmd(
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
     store = common.open_store(data_dir)
     run = run_backtest(store, spec)
-    command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    from . import ARGV
+
+    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
     path = save_run(run, resolve_reports(reports_dir), command=command)
     if export_weights:
         run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
@@ -192,7 +193,7 @@ def backtest_cmd(
     con = common.console()
     for n in run.notes:
         con.print(f"- {n}", highlight=False, markup=False)
-    con.print(f"saved to {path}" + (f"; report {out['report']}" if report else ""), highlight=False, markup=False)
+    typer.echo(f"saved to {path}" + (f"; report {out['report']}" if report else ""))
 
 
 @app.command("now")

@@ -1,0 +1,70 @@
+"""``hedge report`` (the tearsheet of a saved run) and ``hedge compare`` (runs side by side)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from . import app, common
+from .backtest import ReportsDirOpt
+from .common import Format, FormatOpt
+
+TitleOpt = Annotated[str | None, typer.Option("--title", help="Page title (shown as text).")]
+
+
+def _run_id(rid: str) -> str:
+    if not rid or rid.startswith(".") or "/" in rid or "\\" in rid:
+        raise UsageError(
+            f"{rid!r} is not a run id", "give a run id as printed by `hedge backtest` or listed in index.html"
+        )
+    return rid
+
+
+@app.command("report")
+def report_cmd(
+    run_id: Annotated[str, typer.Argument(help="A saved run's id (printed by `hedge backtest`).")],
+    title: TitleOpt = None,
+    reports_dir: ReportsDirOpt = None,
+    fmt: FormatOpt = Format.table,
+):
+    """Write the HTML tearsheet of a saved run (QuantStats + liquidity panels) and update index.html."""
+    from ..paths import reports_dir as resolve
+    from ..report import write_report
+    from ..run import load_run
+
+    root = resolve(reports_dir)
+    load_run(root, _run_id(run_id))  # a usage error when there is no such run
+    path = write_report(root / run_id, title=title)
+    out = {"run_id": run_id, "report": str(path), "index": str(root / "index.html")}
+    if fmt is Format.json:
+        common.emit_json(out)
+        return
+    typer.echo(f"wrote {path}\nindex {out['index']}")
+
+
+@app.command("compare")
+def compare_cmd(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more saved run ids.")],
+    title: TitleOpt = None,
+    reports_dir: ReportsDirOpt = None,
+    fmt: FormatOpt = Format.table,
+):
+    """Saved runs' metrics side by side, and an HTML page with their equity curves overlaid."""
+    from ..paths import reports_dir as resolve
+    from ..report.compare import write_compare
+    from .backtest import metrics_table
+
+    path, out = write_compare(resolve(reports_dir), [_run_id(r) for r in run_ids], title=title)
+    out["page"] = str(path)
+    if fmt is Format.json:
+        common.emit_json(out)
+        return
+    cols = {f"{r['strategy_name']} {r['run_id'].rsplit('-', 1)[-1]}": r["strategy"] for r in out["runs"]}
+    caption = "; ".join(
+        f"{r['run_id']}: vs {r['benchmark_name']}, {r['period'].get('start')} .. {r['period'].get('end')}"
+        for r in out["runs"]
+    )
+    metrics_table("compare" + ("" if out["same_period"] else " (periods differ)"), cols, caption=caption)
+    typer.echo(f"page {path}")

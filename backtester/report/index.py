@@ -1,0 +1,111 @@
+"""``<reports-dir>/index.html``: every saved run (strategy, benchmark, period, CAGR, Sharpe, max drawdown,
+links to its tearsheet and files), newest first, and the comparison pages. Rewritten on each report."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+from ._io import atomic_write_text, esc
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{margin:30px;font:13px/1.4 Arial,sans-serif;color:#000}}.container{{max-width:1200px;margin:auto}}
+h1{{font-weight:400;margin:0 0 4px}}h2{{font-size:16px;margin:30px 0 8px}}p{{color:#555}}
+table{{border-spacing:0;width:100%;margin:0 0 30px}}td,th{{padding:4px 6px;text-align:right}}
+td:first-child,th:first-child,td.l,th.l{{text-align:left}}thead th{{background:#eee}}
+tbody tr:nth-child(even){{background:#fafafa}}a{{color:#09c;text-decoration:none}}a:hover{{text-decoration:underline}}
+td{{font-variant-numeric:tabular-nums}}
+</style></head><body><div class="container">
+{body}
+</div></body></html>
+"""
+
+
+def _pct(v) -> str:
+    return "-" if not isinstance(v, int | float) else f"{100 * v:.2f}%"
+
+
+def _num(v) -> str:
+    return "-" if not isinstance(v, int | float) else f"{v:.2f}"
+
+
+def runs(reports_dir: Path) -> list[dict]:
+    """Every saved run folder under ``reports_dir`` (newest first) with its summary."""
+    out = []
+    for d in Path(reports_dir).iterdir() if Path(reports_dir).is_dir() else ():
+        if d.name.startswith(".") or not (d / "run.json").is_file():
+            continue
+        try:
+            man = json.loads((d / "run.json").read_text())
+            mtime = (d / "run.json").stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        s = man.get("summary") or {}
+        out.append(
+            {
+                "run_id": d.name,
+                "strategy": s.get("strategy_name") or (man.get("spec") or {}).get("strategy"),
+                "benchmark": s.get("benchmark_name"),
+                "params": s.get("params") or {},
+                "start": (s.get("period") or {}).get("start"),
+                "end": (s.get("period") or {}).get("end"),
+                "metrics": s.get("strategy") or {},
+                "bench_metrics": s.get("benchmark") or {},
+                "tearsheet": (d / "tearsheet.html").is_file(),
+                "saved": _dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M"),
+                "mtime": mtime,
+            }
+        )
+    return sorted(out, key=lambda r: (-r["mtime"], r["run_id"]))
+
+
+def render_index(reports_dir: Path) -> str:
+    rows = []
+    for r in runs(reports_dir):
+        rid = esc(r["run_id"])
+        m, b = r["metrics"], r["bench_metrics"]
+        link = (
+            f'<a href="{rid}/tearsheet.html">tearsheet</a>'
+            if r["tearsheet"]
+            else f'<span title="hedge report {rid}">no tearsheet (hedge report {rid})</span>'
+        )
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        rows.append(
+            f'<tr><td class="l">{esc(r["strategy"])}</td><td class="l" title="{esc(params)}">{rid}</td>'
+            f'<td class="l">{esc(r["benchmark"])}</td><td>{esc(r["start"])} .. {esc(r["end"])}</td>'
+            f"<td>{_pct(m.get('cagr'))}</td><td>{_num(m.get('sharpe'))}</td><td>{_pct(m.get('max_drawdown'))}</td>"
+            f"<td>{_pct(b.get('cagr'))}</td><td>{_num(b.get('sharpe'))}</td><td>{_pct(b.get('max_drawdown'))}</td>"
+            f'<td class="l">{link} &middot; <a href="{rid}/run.json">run.json</a> &middot; '
+            f'<a href="{rid}/returns.csv">returns.csv</a></td><td>{esc(r["saved"])}</td></tr>'
+        )
+    head = (
+        "<tr><th>strategy</th><th>run</th><th>benchmark</th><th>period</th><th>CAGR</th><th>Sharpe</th>"
+        '<th>max DD</th><th>bench CAGR</th><th>bench Sharpe</th><th>bench max DD</th><th class="l">links</th>'
+        "<th>saved</th></tr>"
+    )
+    table = f"<table><thead>{head}</thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+    comps = sorted(Path(reports_dir).glob("compare-*.html"), key=lambda p: -p.stat().st_mtime)
+    comp = (
+        "<h2>Comparisons</h2><ul>"
+        + "".join(f'<li><a href="{esc(p.name)}">{esc(p.name)}</a></li>' for p in comps)
+        + "</ul>"
+        if comps
+        else ""
+    )
+    body = (
+        "<h1>Backtest runs</h1>"
+        f"<p>{len(rows)} saved runs, newest first. Sharpe in excess of CASH; 252 periods a year. "
+        "Rebuilt by <code>hedge report RUN_ID</code> and <code>hedge backtest ... --report</code>.</p>"
+        + (table if rows else "<p>No saved runs yet: run <code>hedge backtest STRATEGY --report</code>.</p>")
+        + comp
+    )
+    return PAGE.format(title="Backtest runs", body=body)
+
+
+def write_index(reports_dir) -> Path:
+    reports_dir = Path(reports_dir)
+    return atomic_write_text(reports_dir / "index.html", render_index(reports_dir))
