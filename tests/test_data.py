@@ -323,3 +323,14 @@ def test_availability_rules_are_monotone():
         av = availability.available_on(spec, pub)
         assert (np.diff(av.astype("int64")) >= 0).all(), spec.id
         assert (av >= dates.values).all(), spec.id
+
+
+def test_unexpected_exception_is_one_line(monkeypatch, snapshot_store):
+    from backtester import store as store_mod
+
+    def boom(self, sid):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store_mod.Store, "meta", boom)
+    c, out, err = run_cli("data", "status", "--data-dir", str(snapshot_store.root))
+    assert c == 1 and err.startswith("error: internal error: RuntimeError: disk on fire") and err.count("\n") == 1

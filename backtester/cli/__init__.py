@@ -61,6 +61,7 @@ ARGV: list[str] = []  # the arguments of the command being run (recorded in run 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from typer import Abort
     from typer._click import exceptions as cx
 
     from ..errors import HedgeError
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = e.ctx.command_path if e.ctx is not None else "hedge"
         _err(f"error: {' '.join(e.format_message().split())} (see `{cmd} --help`)")
         code = 2
-    except cx.Abort:
+    except Abort:
         _err("error: aborted")
         code = 130
     except cx.ClickException as e:
