@@ -1,0 +1,336 @@
+"""``hedge sweep``: every combination of a parameter grid, with the deflated Sharpe and the PBO.
+
+Combinations whose target weights ever sum above 1 (or go negative) on the window are invalid: they are
+skipped and counted (``engine.plan`` would refuse them); if every combination is invalid the command
+exits 2. Every check on the arguments (strategy, parameters, grid, metric, heatmap) runs before any
+data is read.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from . import app, common
+from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, spec_from_options
+from .common import DataDirOpt, Format, FormatOpt
+
+TABLE_METRICS = [
+    ("sharpe", "Sharpe", "num"), ("cagr", "CAGR", "pct"), ("volatility", "vol", "pct"),
+    ("max_drawdown", "max DD", "pct"), ("total_return", "total", "pct"), ("sortino", "Sortino", "num"),
+    ("turnover", "turnover", "num"), ("costs", "costs", "pct"),
+]  # fmt: skip
+ROW_KEYS = [
+    "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "turnover",
+    "turnover_total", "costs", "costs_annual", "rebalances",
+]  # fmt: skip
+
+
+def _row(frame, i, names, assets) -> dict:
+    r = frame.loc[i]
+    out = {"combination": int(i), "params": {k: common.plain(r[k]) for k in names}}
+    out.update({k: common.plain(r[k]) for k in ROW_KEYS})
+    out["time_in_market"] = {a: common.plain(r[f"time_in_{a}"]) for a in assets}
+    return out
+
+
+def _progress():
+    """A rich progress bar on stderr (only on a terminal); returns (callback, stop)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    con = Console(stderr=True)
+    if not con.is_terminal:
+        return None, lambda: None
+    bar = Progress(
+        TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=con, transient=True
+    )
+    task = bar.add_task("sweep", total=None)
+    bar.start()
+
+    def cb(done, total):
+        bar.update(task, completed=done, total=total)
+
+    return cb, bar.stop
+
+
+def _heatmap_axes(grid, hx, hy) -> tuple[str, str]:
+    names = list(grid.names)
+    x = (hx or "").lower() or None
+    y = (hy or "").lower() or None
+    for opt, v in (("--heatmap-x", x), ("--heatmap-y", y)):
+        if v is not None and v not in names:
+            raise UsageError(f"{opt} {v!r} is not a swept parameter", f"choose one of: {', '.join(names)}")
+    rest = [n for n in names if n not in (x, y)]
+    x = x or (rest.pop(0) if rest else None)
+    y = y or (rest.pop(0) if rest else None)
+    if x is None or y is None or x == y:
+        raise UsageError(
+            "a heatmap needs two different swept parameters",
+            "sweep at least two parameters (--grid twice) or pick them with --heatmap-x/--heatmap-y",
+        )
+    return x, y
+
+
+@app.command("sweep")
+def sweep_cmd(
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="name=v1,v2,... or name=start:stop:step (stop included; repeatable)."),
+    ] = None,
+    param: ParamOpt = None,
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            help="Rank by: sharpe, sortino, cagr, total_return, calmar, max_drawdown, volatility, turnover, costs.",
+        ),
+    ] = "sharpe",
+    top: Annotated[int, typer.Option("--top", help="How many of the best combinations to print.")] = 10,
+    heatmap: Annotated[
+        str | None, typer.Option("--heatmap", help="Write a heatmap to FILE (.html, plotly.js inlined; or .png).")
+    ] = None,
+    heatmap_x: Annotated[str | None, typer.Option("--heatmap-x", help="Heatmap x parameter.")] = None,
+    heatmap_y: Annotated[str | None, typer.Option("--heatmap-y", help="Heatmap y parameter.")] = None,
+    max_combinations: Annotated[
+        int, typer.Option("--max-combinations", help="Refuse grids larger than this.")
+    ] = 200_000,
+    pbo_blocks: Annotated[int, typer.Option("--pbo-blocks", help="CSCV blocks (even) for the PBO.")] = 16,
+    best_report: Annotated[
+        bool, typer.Option("--best-report", help="Save the best combination's run and write its tearsheet.")
+    ] = False,
+    title: Annotated[str | None, typer.Option("--title", help="Title of the best combination's tearsheet.")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First decision date (ISO).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last date (ISO; default: the store's last date).")] = None,
+    fees_bp: Annotated[
+        float | None, typer.Option("--fees-bp", help="Fees in bp for every asset (default: per asset).")
+    ] = None,
+    slippage_bp: Annotated[
+        float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")
+    ] = None,
+    exec_lag: Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")] = 1,
+    rebalance: Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")] = "change",
+    band: Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")] = 0.05,
+    vol_target: Annotated[
+        float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")
+    ] = None,
+    gold: Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")] = "GLD",
+    benchmark: Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")] = "SPY",
+    strategies_dir: StrategiesDirOpt = None,
+    reports_dir: ReportsDirOpt = None,
+    data_dir: DataDirOpt = None,
+    fmt: FormatOpt = Format.table,
+):
+    """Evaluate every combination of a parameter grid (same costs, window and metrics as `hedge backtest`),
+    print the best, the deflated Sharpe of the best and the probability of backtest overfitting (CSCV)."""
+    from .. import run as runmod
+    from .. import strategy as st
+    from ..plots import check_plot_path
+    from ..sweep import check_size, parse_grid
+    from ..sweep.evaluation import METRICS
+
+    # every argument check first: nothing is read before the grid is known to be valid
+    strat = st.get(strategy, strategies_dir)
+    fixed = st.parse_params(param)
+    strat.resolve(fixed)
+    g = parse_grid(grid, strat, fixed)
+    check_size(g, max_combinations)
+    if metric not in METRICS:
+        raise UsageError(f"--metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}")
+    if top < 1:
+        raise UsageError(f"--top {top} is below 1", "print at least one row")
+    if pbo_blocks < 2 or pbo_blocks % 2:
+        raise UsageError(f"--pbo-blocks {pbo_blocks} must be an even number >= 2", "e.g. 16 (the default)")
+    hx = hy = None
+    if heatmap is not None:
+        check_plot_path(heatmap)
+        hx, hy = _heatmap_axes(g, heatmap_x, heatmap_y)
+    elif heatmap_x or heatmap_y:
+        raise UsageError("--heatmap-x/--heatmap-y without --heatmap", "give --heatmap FILE.html or FILE.png")
+    spec = spec_from_options(
+        strategy, param, start, end, fees_bp, slippage_bp, exec_lag, rebalance, band, vol_target, gold, benchmark,
+        strategies_dir,
+    )  # fmt: skip
+    runmod._check_spec(spec)
+    from ..sweep.inputs import check_engine_args
+
+    check_engine_args(spec.rebalance, spec.band, spec.vol_target)
+
+    from ..sweep import evaluate, prepare
+
+    store = common.open_store(data_dir)
+    inp = prepare(store, spec, g, strategy=strat)
+    cb, stop = _progress()
+    try:
+        res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb)
+    finally:
+        stop()
+    if res.n_valid == 0:
+        reasons = res.frame["invalid_reason"].value_counts().to_dict()
+        raise UsageError(
+            f"all {res.n_total:,} combinations are invalid ("
+            + ", ".join(f"{k}: {v:,}" for k, v in reasons.items())
+            + ")",
+            "keep the weights of each combination at most 1 in total (the rest is CASH)",
+        )
+    names = list(g.names)
+    frame = res.frame
+    top_rows = res.top(top)
+    out = {
+        "strategy_name": strategy,
+        "metric": metric,
+        "higher_is_better": res.higher_is_better,
+        "grid": g.as_dict(),
+        "fixed_params": {k: v for k, v in inp.base_params.items() if k not in names},
+        "period": {"start": res.start, "end": res.end},
+        "days": res.days,
+        "combinations": {
+            "total": res.n_total,
+            "valid": res.n_valid,
+            "invalid": res.n_invalid,
+            "invalid_reasons": {str(k): int(v) for k, v in frame["invalid_reason"].value_counts().items()},
+        },
+        "top": [_row(frame, i, names, inp.assets) for i in top_rows.index],
+        "best": _row(frame, res.best_index, names, inp.assets),
+        "deflated_sharpe": (res.deflated_sharpe or {}).get("deflated_sharpe"),
+        "deflated_sharpe_detail": res.deflated_sharpe,
+        "pbo": (res.pbo or {}).get("pbo"),
+        "pbo_detail": res.pbo,
+        "benchmark_name": inp.benchmark_label,
+        "benchmark": {k: res.benchmark.get(k) for k in ROW_KEYS if k != "rebalances"} if res.benchmark else None,
+        "elapsed_seconds": res.elapsed,
+        "combinations_per_second": res.n_total / res.elapsed if res.elapsed > 0 else None,
+        "notes": list(inp.notes),
+    }
+    if heatmap is not None:
+        from ..sweep.heatmap import write_heatmap
+
+        ttl = f"{strategy} sweep, {res.start} .. {res.end}"
+        out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl))
+    if best_report:
+        out.update(_best_report(store, spec, inp, res, out, title, reports_dir))
+    if fmt is Format.json:
+        common.emit_json(out)
+        return
+    _print(out, res, names, top_rows, inp)
+
+
+def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
+    """Run the best combination through run_backtest + save_run (+ the tearsheet when the report package
+    is there), with the sweep's statistics in run.json."""
+    from dataclasses import replace
+
+    from ..paths import reports_dir as resolve_reports
+    from ..run import benchmark_strategy, run_backtest, save_run
+
+    best = inp.combos[res.best_index]
+    params = {**spec.params, **{k: best[k] for k in inp.grid.names}}
+    own = [spec.gold if a == "GLD" else a for a in (inp.strategy.assets(best) if inp.strategy.assets else ())]
+    bstrat, bparams, _ = benchmark_strategy(spec.benchmark)
+    rs = replace(spec, params=params)
+    if set(own) | set(bstrat.assets(bparams)) != set(inp.assets):
+        # its own default window would differ (fewer assets): pin the sweep's window
+        rs = replace(rs, start=rs.start or str(inp.dates[0].date()), end=rs.end or str(inp.dates[-1].date()))
+    run = run_backtest(store, rs, signals=inp.signals)
+    extra = {
+        "sweep": {
+            "grid": out["grid"],
+            "metric": out["metric"],
+            "combinations": out["combinations"],
+            "period": out["period"],
+            "deflated_sharpe": out["deflated_sharpe"],
+            "deflated_sharpe_detail": out["deflated_sharpe_detail"],
+            "pbo": out["pbo"],
+            "pbo_detail": out["pbo_detail"],
+        }
+    }
+    command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    path = save_run(run, resolve_reports(reports_dir), command=command, extra=extra)
+    rec = {"run_id": run.run_id, "run_dir": str(path)}
+    sweep_sharpe = res.frame.at[res.best_index, "sharpe"]
+    if not math.isclose(run.metrics["sharpe"], sweep_sharpe, rel_tol=1e-9, abs_tol=1e-12):
+        rec["warning"] = f"the saved run's Sharpe {run.metrics['sharpe']:.12g} differs from the sweep's {sweep_sharpe}"
+    try:
+        from ..report import write_report
+    except ModuleNotFoundError as e:
+        if not (e.name or "").startswith("backtester.report"):
+            raise
+        rec["report"] = None
+        rec["report_note"] = "the report package is not installed: the run is saved; render it with `hedge report`"
+        return rec
+    ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
+    rec["report"] = str(write_report(path, title=ttl))
+    return rec
+
+
+def _cell(v, kind):
+    if kind == "pct":
+        return common.fmt_pct(v)
+    return common.fmt_num(v, 2)
+
+
+def _print(out, res, names, top_rows, inp) -> None:
+    c = out["combinations"]
+    inv = ""
+    if c["invalid"]:
+        inv = ", " + ", ".join(f"{v:,} invalid ({k}): skipped" for k, v in c["invalid_reasons"].items())
+    rows = []
+    for rank, i in enumerate(top_rows.index, 1):
+        r = res.frame.loc[i]
+        rows.append(
+            [rank, *[common.plain(r[n]) for n in names], *[_cell(common.plain(r[k]), kd) for k, _, kd in TABLE_METRICS]]
+        )
+    common.table(
+        f"{out['strategy_name']} sweep {out['period']['start']} .. {out['period']['end']}: "
+        f"{c['total']:,} combinations ({c['valid']:,} valid{inv}), best by {out['metric']}",
+        ["#", *names, *[lab for _, lab, _ in TABLE_METRICS]],
+        rows,
+    )
+    con = common.console()
+
+    def line(s):
+        con.print(s, highlight=False, markup=False)
+
+    d = out["deflated_sharpe_detail"] or {}
+    if d:
+        root = math.sqrt(252)
+        line(
+            f"deflated Sharpe of the best: {common.fmt_num(out['deflated_sharpe'], 3)} (probability that its true "
+            f"Sharpe {common.fmt_num(d['sharpe_period'] * root, 2)} beats {common.fmt_num(d['expected_max_sharpe_period'] * root, 2)}, "  # noqa: E501
+            f"the best of {d['n_trials']:,} trials by luck; annualized)"
+        )
+    p = out["pbo_detail"] or {}
+    if p.get("pbo") is not None:
+        samp = f" sampled of {p['splits_total']:,}" if p.get("sampled") else ""
+        line(
+            f"PBO (CSCV, {p['blocks']} blocks, {p['splits']:,} splits{samp}): {common.fmt_num(p['pbo'], 3)} "
+            "(share of splits where the in-sample best ranks at or below the out-of-sample median)"
+        )
+    elif p:
+        line(f"PBO: - ({p.get('reason')})")
+    b = out["benchmark"]
+    if b:
+        line(
+            f"benchmark {out['benchmark_name']}: Sharpe {common.fmt_num(b['sharpe'], 2)}, "
+            f"CAGR {common.fmt_pct(b['cagr'])}, max DD {common.fmt_pct(b['max_drawdown'])}"
+        )
+    line(
+        f"evaluated in {out['elapsed_seconds']:.2f} s ({out['combinations_per_second']:,.0f} combinations/s); each "
+        f"row equals `hedge backtest {out['strategy_name']} --param ...` on {out['period']['start']} .. "
+        f"{out['period']['end']}"
+    )
+    for n in out["notes"]:
+        line(f"- {n}")
+    if out.get("heatmap"):
+        line(f"heatmap: {out['heatmap']}")
+    if out.get("run_dir"):
+        line(f"best run saved to {out['run_dir']}" + (f"; report {out['report']}" if out.get("report") else ""))
+        for k in ("report_note", "warning"):
+            if out.get(k):
+                line(f"- {out[k]}")

@@ -1,0 +1,96 @@
+"""The sweep heatmap: the best value of the metric over the other parameters, for each (x, y) pair.
+
+HTML is written with plotly and plotly.js inlined (opens offline, no external URL); PNG with
+matplotlib's Agg backend. Both are imported inside the functions only. Invalid combinations (and cells
+whose every combination is invalid) are blank.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def grid_matrix(frame: pd.DataFrame, x: str, y: str, metric: str, higher_is_better: bool) -> pd.DataFrame:
+    """Rows = values of ``y``, columns = values of ``x`` (grid order), cells = best ``metric`` over the rest."""
+    xs = list(dict.fromkeys(frame[x].tolist()))
+    ys = list(dict.fromkeys(frame[y].tolist()))
+    v = frame[frame["valid"]]
+    g = v.groupby([y, x], sort=False)[metric]
+    best = g.max() if higher_is_better else g.min()
+    m = best.unstack(x) if len(best) else pd.DataFrame(index=pd.Index([], name=y))
+    return m.reindex(index=ys, columns=xs).astype(float)
+
+
+def _label(v) -> str:
+    return f"{v:g}" if isinstance(v, float | np.floating) else str(v)
+
+
+def write_heatmap(result, x: str, y: str, path: str | Path, title: str) -> Path:
+    path = Path(path)
+    m = grid_matrix(result.frame, x, y, result.metric, result.higher_is_better)
+    how = "max" if result.higher_is_better else "min"
+    others = [n for n in result.frame.columns[: list(result.frame.columns).index("total_return")] if n not in (x, y)]
+    sub = f"{result.metric} ({how} over {', '.join(others)})" if others else result.metric
+    if path.suffix.lower() == ".png":
+        _png(m, x, y, path, title, sub)
+    else:
+        _html(m, x, y, path, title, sub, result.metric)
+    return path
+
+
+def _html(m: pd.DataFrame, x, y, path: Path, title, sub, metric) -> None:
+    import plotly.graph_objects as go
+
+    z = m.to_numpy(float)
+    text = [[("" if not np.isfinite(v) else f"{v:.3f}") for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(np.isfinite(z), z, None).tolist(),
+            x=[_label(v) for v in m.columns],
+            y=[_label(v) for v in m.index],
+            text=text,
+            texttemplate="%{text}" if z.size <= 400 else None,
+            colorscale="RdYlGn",
+            colorbar={"title": {"text": metric}},
+            hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{metric}=%{{z:.4f}}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": f"{title}<br><sub>{sub}</sub>"},
+        xaxis={"title": {"text": x}, "type": "category"},
+        yaxis={"title": {"text": y}, "type": "category"},
+        template="plotly_white",
+    )
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+
+
+def _png(m: pd.DataFrame, x, y, path: Path, title, sub) -> None:
+    import logging
+
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    z = np.ma.masked_invalid(m.to_numpy(float))
+    nx, ny = max(1, z.shape[1]), max(1, z.shape[0])
+    fig, ax = plt.subplots(figsize=(min(16, 2 + 0.7 * nx), min(12, 1.6 + 0.45 * ny)))
+    im = ax.imshow(z, cmap="RdYlGn", aspect="auto", origin="lower")
+    ax.set_xticks(range(z.shape[1]), [_label(v) for v in m.columns], rotation=90 if nx > 12 else 0)
+    ax.set_yticks(range(z.shape[0]), [_label(v) for v in m.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if z.size <= 200:
+        for r in range(z.shape[0]):
+            for c in range(z.shape[1]):
+                if not np.ma.is_masked(z[r, c]):
+                    ax.text(c, r, f"{z[r, c]:.2f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(im, ax=ax)
+    ax.set_title(f"{title}\n{sub}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,289 @@
+"""Sweep bench: combinations per second of the compiled sweep, vectorbt and bt, and the memory of a
+100,000-combination seed-thesis sweep.
+
+One run, on a temporary store imported from the snapshot (``--snapshot``, default ``$HEDGE_SNAPSHOT_DIR``
+or ``../shared/data``). Grid: static-mix, BTC-USD x GLD weights (40 x 25 = 1,000 fixed-weight
+combinations, rest CASH), 2015-01-02 .. 2026, monthly rebalance, 10 bp fees, no slippage. All rates are
+warm (each engine runs once before it is timed; best of ``-n`` runs):
+
+* this sweep: the numba kernel (engine steps 1-7 and every per-combination metric), and end to end
+  (``sweep.evaluate``: kernel + result frame + deflated Sharpe + PBO over 12,870 CSCV splits);
+* vectorbt: ``Portfolio.from_orders(size_type='targetpercent')`` over all 1,000 combinations in one
+  vectorized call (2,000 columns, one cash-sharing group per combination, auto call sequence), on the
+  same closes in CASH units (so its values equal the sweep's: the bench checks one combination);
+* bt (optional: ``pip install bt``): one ``bt.Backtest`` per combination, on a few combinations.
+
+Memory: a 100,000-combination seed-thesis sweep (10 values each of floor, spread_bp, rrp_drained_bn,
+gold, btc) in a fresh subprocess: peak RSS (``resource.getrusage``) and the peak of traced allocations
+(``tracemalloc``, numpy included). Target: under 1 GB.
+
+    python bench/sweep.py [-n 3] [--snapshot DIR] [--bt-combos 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GRID = ["btc=0:0.4875:0.0125", "gld=0:0.48:0.02"]  # 40 x 25
+SEED_GRID = [
+    "floor=0.06:0.15:0.01", "spread_bp=0:45:5", "rrp_drained_bn=0:900:100", "gold=0.05:0.5:0.05",
+    "btc=0.05:0.5:0.05",
+]  # fmt: skip
+TARGET_RATE = 20_000
+TARGET_RATIO = 100
+TARGET_MEM = 1 << 30
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = " load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        load = ""
+    return f"{os.cpu_count()} CPUs ({model}), {platform.python_implementation()} {platform.python_version()};{load}"
+
+
+def best_of(fn, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def store_from(snapshot: Path, root: Path):
+    from backtester.snapshot import import_snapshot
+    from backtester.store import Store
+
+    store = Store(root)
+    import_snapshot(snapshot, store)
+    return store
+
+
+def bench_engines(store, n: int, bt_combos: int) -> dict:
+    import numpy as np
+
+    from backtester import strategy as st
+    from backtester.run import RunSpec
+    from backtester.sweep import evaluate, parse_grid, prepare
+    from backtester.sweep.evaluation import COLUMNS, run_factors
+    from backtester.sweep.inputs import window_arrays
+
+    spec = RunSpec("static-mix", start="2015-01-02", rebalance="monthly", fees_bp=10, slippage_bp=0, benchmark="GLD")
+    g = parse_grid(GRID, st.get("static-mix"))
+    inp = prepare(store, spec, g)
+    C, n_assets = inp.n_combos, len(inp.assets)
+    out = {"combinations": C, "assets": inp.assets, "start": str(inp.dates[0].date()), "end": str(inp.dates[-1].date())}
+
+    # this sweep: the kernel alone, then end to end
+    wa = window_arrays(inp)
+    f = inp.chunk_factors(0, C)
+    o, tm, blk, stt = np.zeros((C, len(COLUMNS))), np.zeros((C, n_assets)), np.zeros((C, 16, 2)), np.zeros(C, "i1")
+    run_factors(inp, wa, f, o, tm, blk, stt)
+    t = best_of(lambda: run_factors(inp, wa, f, o, tm, blk, stt), n)
+    out["sweep_kernel"] = C / t
+    res = evaluate(inp)
+    t = best_of(lambda: evaluate(inp), n)
+    out["sweep_end_to_end"] = C / t
+    out["sweep_valid"] = res.n_valid
+
+    # vectorbt: one vectorized from_orders call over the whole grid, in CASH units like the engine
+    from backtester._numba import ensure_numba_cache
+
+    ensure_numba_cache()
+    import vectorbt as vbt
+
+    T = len(wa.dates)
+    W = np.einsum("ckt,cki->cti", f.features[f.pattern][:, :, inp.exec_lag :], f.loadings)  # (C, T, n) filled
+    trade = np.zeros(T, dtype=bool)
+    trade[0] = True
+    trade[1:] = wa.key[1:] != wa.key[:-1]
+    size = np.full((T, C * n_assets), np.nan)
+    rows = np.flatnonzero(trade)
+    size[rows] = W[:, rows, :].transpose(1, 0, 2).reshape(len(rows), C * n_assets)
+    close = np.tile(wa.close_num, (1, C))
+    groups = np.repeat(np.arange(C), n_assets)
+
+    def vbt_run():
+        return vbt.Portfolio.from_orders(
+            close=close, size=size, size_type="targetpercent", direction="longonly", fees=0.001, init_cash=1e6,
+            min_size=0.0, cash_sharing=True, group_by=groups, call_seq="auto", freq="1D",
+        )  # fmt: skip
+
+    pf = vbt_run()
+    t = best_of(vbt_run, n)
+    out["vectorbt"] = C / t
+    # same numbers: combination 0..C-1 total return (CASH units x CASH growth = USD equity)
+    vals = np.asarray(pf.value()) / 1e6 * wa.growth[:, None]
+    tot_vbt = vals[-1] - 1.0
+    ok = res.frame["valid"].to_numpy()
+    out["vectorbt_max_rel_diff_total_return"] = float(
+        np.max(np.abs(tot_vbt[ok] - res.frame["total_return"].to_numpy()[ok]) / np.abs(tot_vbt[ok]))
+    )
+
+    # bt: one backtest per combination (optional dependency)
+    try:
+        import bt
+    except ImportError as e:
+        out["bt"] = None
+        out["bt_note"] = f"bt is not installed ({e}): pip install bt"
+        return out
+    import pandas as pd
+
+    px = pd.DataFrame(wa.close, index=wa.dates, columns=[a.replace("-", "") for a in inp.assets])
+    picks = np.linspace(0, C - 1, bt_combos).astype(int)
+
+    def bt_one(c):
+        w = {px.columns[i]: float(W[c, 0, i]) for i in range(n_assets) if W[c, 0, i] > 0}
+        algos = [bt.algos.RunMonthly(run_on_first_date=True), bt.algos.WeighSpecified(**w), bt.algos.Rebalance()]
+        s = bt.Strategy(f"c{c}", algos)
+        test = bt.Backtest(s, px, initial_capital=1e6, commissions=lambda q, p: abs(q) * p * 0.001, progress_bar=False)
+        return bt.run(test)
+
+    try:
+        bt_one(int(picks[1]))
+        t0 = time.perf_counter()
+        for c in picks:
+            bt_one(int(c))
+        out["bt"] = len(picks) / (time.perf_counter() - t0)
+        out["bt_combos_timed"] = len(picks)
+        out["bt_version"] = bt.__version__
+    except Exception as e:  # noqa: BLE001 - report the engine as unavailable, with the reason
+        out["bt"] = None
+        out["bt_note"] = f"bt failed on this stack: {type(e).__name__}: {e}"
+    return out
+
+
+def peak_rss() -> int:
+    """Peak resident memory of this process in bytes: VmHWM (after exec, unlike ru_maxrss, which keeps the
+    parent's peak on Linux), else ru_maxrss."""
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def child_100k(data_dir: str) -> None:
+    """Run in a fresh process: prepare + evaluate the 100,000-combination seed-thesis sweep."""
+    import tracemalloc
+
+    from backtester import strategy as st
+    from backtester.run import RunSpec
+    from backtester.store import Store
+    from backtester.sweep import evaluate, parse_grid, prepare
+    from backtester.sweep.evaluation import _kernel
+
+    _kernel()
+    base = peak_rss()
+    tracemalloc.start()
+    t = time.perf_counter()
+    g = parse_grid(SEED_GRID, st.get("seed-thesis"))
+    inp = prepare(Store(data_dir), RunSpec("seed-thesis"), g)
+    t_prep = time.perf_counter() - t
+    res = evaluate(inp)
+    total = time.perf_counter() - t
+    _, peak_traced = tracemalloc.get_traced_memory()
+    rss = peak_rss()
+    print(
+        json.dumps(
+            {
+                "combinations": res.n_total,
+                "valid": res.n_valid,
+                "patterns": int(inp.factors.features.shape[0]),
+                "prepare_s": t_prep,
+                "evaluate_s": res.elapsed,
+                "total_s": total,
+                "peak_rss": rss,
+                "rss_before": base,
+                "peak_traced": peak_traced,
+                "pbo_splits": res.pbo.get("splits"),
+                "best_sharpe": res.best["sharpe"],
+                "deflated_sharpe": res.deflated_sharpe["deflated_sharpe"],
+                "pbo": res.pbo.get("pbo"),
+            }
+        )
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=3, help="timed runs per engine (best of)")
+    ap.add_argument("--snapshot", default=os.environ.get("HEDGE_SNAPSHOT_DIR", str(REPO.parent / "shared" / "data")))
+    ap.add_argument("--bt-combos", type=int, default=5)
+    ap.add_argument("--child-100k", metavar="DATA_DIR", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
+    if a.child_100k:
+        child_100k(a.child_100k)
+        return 0
+    print(f"sweep bench, {dt.datetime.now().isoformat(timespec='minutes')}, {machine()}")
+    with tempfile.TemporaryDirectory(prefix="hedge-bench-") as tmp:
+        store = store_from(Path(a.snapshot), Path(tmp) / "store")
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child-100k", str(Path(tmp) / "store")]
+        child = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ}, check=False)
+        if child.returncode != 0:
+            print(child.stderr)
+            return 1
+        m = json.loads(child.stdout.strip().splitlines()[-1])
+        r = bench_engines(store, a.n, a.bt_combos)
+        print(
+            f"grid: static-mix {r['assets']} {r['combinations']:,} fixed-weight combinations, "
+            f"{r['start']} .. {r['end']}, monthly, 10 bp fees"
+        )
+        print(f"  this sweep, kernel (simulation + metrics): {r['sweep_kernel']:>12,.0f} combinations/s")
+        print(f"  this sweep, end to end (+ frame, DSR, PBO):  {r['sweep_end_to_end']:>12,.0f} combinations/s")
+        print(
+            f"  vectorbt from_orders, one call:            {r['vectorbt']:>12,.0f} combinations/s "
+            f"(total returns agree to {r['vectorbt_max_rel_diff_total_return']:.1e})"
+        )
+        if r.get("bt"):
+            print(f"  bt {r['bt_version']}, one backtest per combination:  {r['bt']:>12,.1f} combinations/s "
+                  f"({r['bt_combos_timed']} timed)")  # fmt: skip
+        else:
+            print(f"  bt: unavailable ({r.get('bt_note')})")
+        ratio = r["sweep_kernel"] / r["vectorbt"]
+        e2e = r["sweep_end_to_end"] / r["vectorbt"]
+        print(f"  kernel / vectorbt: {ratio:,.0f}x; end to end / vectorbt: {e2e:,.0f}x")
+        print(
+            f"seed-thesis {m['combinations']:,} combinations ({m['patterns']:,} threshold sets): prepare "
+            f"{m['prepare_s']:.1f} s, evaluate {m['evaluate_s']:.1f} s ({m['combinations'] / m['evaluate_s']:,.0f}/s, "
+            f"PBO on {m['pbo_splits']:,} sampled splits); peak RSS {m['peak_rss'] / 2**20:,.0f} MiB "
+            f"({m['rss_before'] / 2**20:,.0f} MiB after imports), peak traced allocations "
+            f"{m['peak_traced'] / 2**20:,.0f} MiB"
+        )
+        misses = []
+        if r["sweep_kernel"] < TARGET_RATE:
+            misses.append(f"kernel rate under {TARGET_RATE:,}/s")
+        if ratio < TARGET_RATIO:
+            misses.append(f"under {TARGET_RATIO}x vectorbt")
+        if m["peak_rss"] >= TARGET_MEM:
+            misses.append("100k sweep at 1 GiB or more")
+        print("targets: " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
+        return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
