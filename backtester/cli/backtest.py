@@ -21,6 +21,17 @@ ReportsDirOpt = Annotated[
     ),
 ]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="Strategy parameter name=value (repeatable).")]
+# the run options shared by backtest, sweep and walkforward (one declaration each)
+StartOpt = Annotated[str | None, typer.Option("--start", help="First decision date (ISO).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (ISO; default: the store's last date).")]
+FeesOpt = Annotated[float | None, typer.Option("--fees-bp", help="Fees in bp for every asset (default: per asset).")]
+SlippageOpt = Annotated[float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")]
+ExecLagOpt = Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")]
+RebalanceOpt = Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")]
+BandOpt = Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")]
+VolTargetOpt = Annotated[float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")]
+GoldOpt = Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")]
+BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")]
 
 
 @app.command("strategies")
@@ -125,22 +136,16 @@ def spec_from_options(
 def backtest_cmd(
     strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
     param: ParamOpt = None,
-    start: Annotated[str | None, typer.Option("--start", help="First decision date (ISO).")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Last date (ISO; default: the store's last date).")] = None,
-    fees_bp: Annotated[
-        float | None, typer.Option("--fees-bp", help="Fees in bp for every asset (default: per asset).")
-    ] = None,
-    slippage_bp: Annotated[
-        float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")
-    ] = None,
-    exec_lag: Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")] = 1,
-    rebalance: Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")] = "change",
-    band: Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")] = 0.05,
-    vol_target: Annotated[
-        float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")
-    ] = None,
-    gold: Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")] = "GLD",
-    benchmark: Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")] = "SPY",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fees_bp: FeesOpt = None,
+    slippage_bp: SlippageOpt = None,
+    exec_lag: ExecLagOpt = 1,
+    rebalance: RebalanceOpt = "change",
+    band: BandOpt = 0.05,
+    vol_target: VolTargetOpt = None,
+    gold: GoldOpt = "GLD",
+    benchmark: BenchmarkOpt = "SPY",
     export_weights: Annotated[str | None, typer.Option("--export-weights", help="Write held weights to CSV.")] = None,
     report: Annotated[bool, typer.Option("--report", help="Also write the HTML tearsheet.")] = False,
     title: Annotated[str | None, typer.Option("--title", help="Tearsheet title.")] = None,
@@ -204,7 +209,7 @@ def now_cmd(
         float | None, typer.Option("--value", help="Portfolio value in USD (default: holdings total).")
     ] = None,
     holdings: Annotated[str | None, typer.Option("--holdings", help="CSV asset,value_usd of current holdings.")] = None,
-    gold: Annotated[str, typer.Option("--gold", help="GLD or LBMA_GOLD.")] = "GLD",
+    gold: GoldOpt = "GLD",
     strategies_dir: StrategiesDirOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,

@@ -17,7 +17,22 @@ import typer
 
 from ..errors import UsageError
 from . import app, common
-from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, spec_from_options
+from .backtest import (
+    BandOpt,
+    BenchmarkOpt,
+    EndOpt,
+    ExecLagOpt,
+    FeesOpt,
+    GoldOpt,
+    ParamOpt,
+    RebalanceOpt,
+    ReportsDirOpt,
+    SlippageOpt,
+    StartOpt,
+    StrategiesDirOpt,
+    VolTargetOpt,
+    spec_from_options,
+)
 from .common import DataDirOpt, Format, FormatOpt
 
 TABLE_METRICS = [
@@ -106,22 +121,16 @@ def sweep_cmd(
         bool, typer.Option("--best-report", help="Save the best combination's run and write its tearsheet.")
     ] = False,
     title: Annotated[str | None, typer.Option("--title", help="Title of the best combination's tearsheet.")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="First decision date (ISO).")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Last date (ISO; default: the store's last date).")] = None,
-    fees_bp: Annotated[
-        float | None, typer.Option("--fees-bp", help="Fees in bp for every asset (default: per asset).")
-    ] = None,
-    slippage_bp: Annotated[
-        float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")
-    ] = None,
-    exec_lag: Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")] = 1,
-    rebalance: Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")] = "change",
-    band: Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")] = 0.05,
-    vol_target: Annotated[
-        float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")
-    ] = None,
-    gold: Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")] = "GLD",
-    benchmark: Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")] = "SPY",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fees_bp: FeesOpt = None,
+    slippage_bp: SlippageOpt = None,
+    exec_lag: ExecLagOpt = 1,
+    rebalance: RebalanceOpt = "change",
+    band: BandOpt = 0.05,
+    vol_target: VolTargetOpt = None,
+    gold: GoldOpt = "GLD",
+    benchmark: BenchmarkOpt = "SPY",
     strategies_dir: StrategiesDirOpt = None,
     reports_dir: ReportsDirOpt = None,
     data_dir: DataDirOpt = None,
