@@ -213,10 +213,8 @@ def sweep_cmd(
         "pbo_detail": res.pbo,
         "benchmark_name": inp.benchmark_label,
         "benchmark": {k: res.benchmark.get(k) for k in ROW_KEYS if k != "rebalances"} if res.benchmark else None,
-        "elapsed_seconds": res.elapsed,
-        "combinations_per_second": res.n_total / res.elapsed if res.elapsed > 0 else None,
         "notes": list(inp.notes),
-    }
+    }  # no timings in the json: the same sweep on the same data prints the same bytes
     if heatmap is not None:
         from ..sweep.heatmap import write_heatmap
 
@@ -329,8 +327,9 @@ def _print(out, res, names, top_rows, inp) -> None:
             f"benchmark {out['benchmark_name']}: Sharpe {common.fmt_num(b['sharpe'], 2)}, "
             f"CAGR {common.fmt_pct(b['cagr'])}, max DD {common.fmt_pct(b['max_drawdown'])}"
         )
+    rate = res.n_total / res.elapsed if res.elapsed > 0 else float("nan")
     line(
-        f"evaluated in {out['elapsed_seconds']:.2f} s ({out['combinations_per_second']:,.0f} combinations/s); each "
+        f"evaluated in {res.elapsed:.2f} s ({rate:,.0f} combinations/s); each "
         f"row equals `hedge backtest {out['strategy_name']} --param ...` on {out['period']['start']} .. "
         f"{out['period']['end']}"
     )
