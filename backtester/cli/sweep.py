@@ -46,6 +46,37 @@ ROW_KEYS = [
 ]  # fmt: skip
 
 
+GridOpt = Annotated[
+    list[str] | None,
+    typer.Option("--grid", help="name=v1,v2,... or name=start:stop:step (stop included; repeatable)."),
+]
+MetricOpt = Annotated[
+    str,
+    typer.Option(
+        "--metric",
+        help="Rank by: sharpe, sortino, cagr, total_return, calmar, max_drawdown, volatility, turnover, costs.",
+    ),
+]
+MaxCombinationsOpt = Annotated[int, typer.Option("--max-combinations", help="Refuse grids larger than this.")]
+
+
+def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir):
+    """The checks on the strategy, ``--param``, ``--grid``, its size and ``--metric`` (UsageError), before any
+    data is read; returns (the Strategy, the Grid). Shared with ``hedge walkforward``."""
+    from .. import strategy as st
+    from ..sweep import check_size, parse_grid
+    from ..sweep.evaluation import METRICS
+
+    strat = st.get(strategy, strategies_dir)
+    fixed = st.parse_params(param)
+    strat.resolve(fixed)
+    g = parse_grid(grid, strat, fixed)
+    check_size(g, max_combinations)
+    if metric not in METRICS:
+        raise UsageError(f"--metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}")
+    return strat, g
+
+
 def _row(frame, i, names, assets) -> dict:
     r = frame.loc[i]
     out = {"combination": int(i), "params": {k: common.plain(r[k]) for k in names}}
@@ -95,27 +126,16 @@ def _heatmap_axes(grid, hx, hy) -> tuple[str, str]:
 @app.command("sweep")
 def sweep_cmd(
     strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
-    grid: Annotated[
-        list[str] | None,
-        typer.Option("--grid", help="name=v1,v2,... or name=start:stop:step (stop included; repeatable)."),
-    ] = None,
+    grid: GridOpt = None,
     param: ParamOpt = None,
-    metric: Annotated[
-        str,
-        typer.Option(
-            "--metric",
-            help="Rank by: sharpe, sortino, cagr, total_return, calmar, max_drawdown, volatility, turnover, costs.",
-        ),
-    ] = "sharpe",
+    metric: MetricOpt = "sharpe",
     top: Annotated[int, typer.Option("--top", help="How many of the best combinations to print.")] = 10,
     heatmap: Annotated[
         str | None, typer.Option("--heatmap", help="Write a heatmap to FILE (.html, plotly.js inlined; or .png).")
     ] = None,
     heatmap_x: Annotated[str | None, typer.Option("--heatmap-x", help="Heatmap x parameter.")] = None,
     heatmap_y: Annotated[str | None, typer.Option("--heatmap-y", help="Heatmap y parameter.")] = None,
-    max_combinations: Annotated[
-        int, typer.Option("--max-combinations", help="Refuse grids larger than this.")
-    ] = 200_000,
+    max_combinations: MaxCombinationsOpt = 200_000,
     pbo_blocks: Annotated[int, typer.Option("--pbo-blocks", help="CSCV blocks (even) for the PBO.")] = 16,
     best_report: Annotated[
         bool, typer.Option("--best-report", help="Save the best combination's run and write its tearsheet.")
@@ -139,19 +159,10 @@ def sweep_cmd(
     """Evaluate every combination of a parameter grid (same costs, window and metrics as `hedge backtest`),
     print the best, the deflated Sharpe of the best and the probability of backtest overfitting (CSCV)."""
     from .. import run as runmod
-    from .. import strategy as st
     from ..plots import check_plot_path
-    from ..sweep import check_size, parse_grid
-    from ..sweep.evaluation import METRICS
 
     # every argument check first: nothing is read before the grid is known to be valid
-    strat = st.get(strategy, strategies_dir)
-    fixed = st.parse_params(param)
-    strat.resolve(fixed)
-    g = parse_grid(grid, strat, fixed)
-    check_size(g, max_combinations)
-    if metric not in METRICS:
-        raise UsageError(f"--metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}")
+    strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir)
     if top < 1:
         raise UsageError(f"--top {top} is below 1", "print at least one row")
     if pbo_blocks < 2 or pbo_blocks % 2:
