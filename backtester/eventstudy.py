@@ -129,17 +129,9 @@ def check_assets(assets) -> list[str]:
 # ------------------------------------------------------------------ prices
 def closes_on_sessions(store, asset: str) -> pd.Series:
     """The asset's close on every NYSE session from its first to its last row (NaN: no row that day)."""
-    frame = store.read(asset)
-    if frame is None or len(frame) == 0 or "close" not in frame:
-        raise DataError(f"no prices for {asset} in the store", "run `hedge data import` or `hedge data pull`")
-    s = pd.Series(
-        pd.to_numeric(frame["close"], errors="coerce").to_numpy(float),
-        index=pd.DatetimeIndex(frame["date"]).astype("datetime64[ns]"),
-    ).dropna()
-    s = s[~s.index.duplicated(keep="last")].sort_index()
-    s = s[s > 0]
-    if s.empty:
-        raise DataError(f"no prices for {asset} in the store", "run `hedge data import` or `hedge data pull`")
+    from .market import closes
+
+    s = closes(store, asset)
     sessions = _nyse_sessions()
     sessions = sessions[(sessions >= s.index[0]) & (sessions <= s.index[-1])]
     return s.reindex(sessions).rename(asset)

@@ -79,7 +79,7 @@ def cash_index(dff: pd.Series, sessions) -> pd.Series:
     return pd.Series(level[pos], index=pd.DatetimeIndex(sessions, name="date"), name=CASH)
 
 
-def _closes(store, asset: str) -> pd.Series:
+def closes(store, asset: str) -> pd.Series:
     frame = store.read(asset)
     if frame is None or len(frame) == 0 or "close" not in frame:
         raise DataError(f"no prices for {asset} in the store", "run `hedge data import` or `hedge data pull`")
@@ -97,7 +97,7 @@ def load_prices(store, assets, start=None, end=None) -> tuple[pd.DataFrame, list
     """Closes of ``assets`` and ``CASH`` on NYSE sessions in [start, end]; returns (prices, notes)."""
     wanted = [a for a in check_holdable(assets) if a != CASH]
     notes: list[str] = []
-    closes = {a: _closes(store, a) for a in wanted}
+    by_asset = {a: closes(store, a) for a in wanted}
     dff_frame = store.read("DFF")
     dff = pd.Series(
         pd.to_numeric(dff_frame["value"], errors="coerce").to_numpy(float),
@@ -108,13 +108,13 @@ def load_prices(store, assets, start=None, end=None) -> tuple[pd.DataFrame, list
 
     lo = pd.Timestamp(start) if start is not None else None
     if lo is None:
-        lo = min(s.index[0] for s in closes.values()) if closes else dff.index[0]
+        lo = min(s.index[0] for s in by_asset.values()) if by_asset else dff.index[0]
     lo = max(lo, dff.index[0])
-    last_by_asset = {a: s.index[-1] for a, s in closes.items()}
-    hi = min(last_by_asset.values()) if closes else dff.index[-1]
+    last_by_asset = {a: s.index[-1] for a, s in by_asset.items()}
+    hi = min(last_by_asset.values()) if by_asset else dff.index[-1]
     if end is not None and pd.Timestamp(end) < hi:
         hi = pd.Timestamp(end)
-    elif closes and (pd.Timestamp(end) > hi if end is not None else len(set(last_by_asset.values())) > 1):
+    elif by_asset and (pd.Timestamp(end) > hi if end is not None else len(set(last_by_asset.values())) > 1):
         short = [a for a, d in last_by_asset.items() if d == hi]
         asked = f" (end {pd.Timestamp(end).date()} was asked)" if end is not None else ""
         notes.append(
@@ -129,7 +129,7 @@ def load_prices(store, assets, start=None, end=None) -> tuple[pd.DataFrame, list
             "choose a window inside the data (see `hedge data status`)",
         )
     prices = pd.DataFrame(index=pd.DatetimeIndex(sessions, name="date"))
-    for a, s in closes.items():
+    for a, s in by_asset.items():
         col = s.reindex(sessions)
         if col.isna().all():
             raise UsageError(
