@@ -21,6 +21,7 @@ import pandas as pd
 from ._io import inline_svg
 
 OOS_START = pd.Timestamp("2025-10-14")  # Powell's remark / the essay: later data is out of sample
+REGIME_ALPHA = 0.18  # the same in the shading and its legend, so the colours match
 REGIME_COLORS = {
     "ample": "#2ca02c",
     "tightening": "#ff7f0e",
@@ -95,7 +96,7 @@ def _rc():
 
 def _shade(ax, regimes: pd.Series, end: pd.Timestamp, oos: bool = True) -> None:
     for s, e, lab in regime_runs(regimes):
-        ax.axvspan(s, e, color=REGIME_COLORS.get(lab, "#bbbbbb"), alpha=0.13, lw=0, zorder=0)
+        ax.axvspan(s, e, color=REGIME_COLORS.get(lab, "#bbbbbb"), alpha=REGIME_ALPHA, lw=0, zorder=0)
     if oos and end >= OOS_START:
         ax.axvspan(OOS_START, end, facecolor="none", edgecolor="#555555", hatch="///", alpha=0.35, lw=0, zorder=0)
         ax.axvline(OOS_START, color="#555555", lw=0.8, ls="--", zorder=1)
@@ -105,7 +106,7 @@ def _regime_legend(fig, labels: pd.Series, oos: bool) -> None:
     from matplotlib.patches import Patch
 
     seen = [r for r in REGIME_COLORS if r in set(labels)]
-    handles = [Patch(color=REGIME_COLORS[r], alpha=0.35, label=f"regime: {r}") for r in seen]
+    handles = [Patch(color=REGIME_COLORS[r], alpha=REGIME_ALPHA, label=f"regime: {r}") for r in seen]
     if oos:
         handles.append(
             Patch(facecolor="none", edgecolor="#555555", hatch="///", label="out of sample (from 2025-10-14)")
