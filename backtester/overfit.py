@@ -27,6 +27,7 @@ Probability of backtest overfitting (Bailey, Borwein, Lopez de Prado and Zhu, 20
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from statistics import NormalDist
@@ -102,7 +103,7 @@ def pbo_cscv(
 ) -> dict:
     """PBO from per-block sums: ``block_sums[trial, block] = (sum of excess returns, sum of squares)``.
 
-    ``compiled`` uses the numba kernel (``sweep.kernel.pbo_logits``); False, the plain numpy version."""
+    ``compiled`` uses the numba kernel (``sweep.cscv.pbo_logits``, parallel); False, the plain numpy version."""
     bs = np.asarray(block_sums, dtype=float)
     N, S, _ = bs.shape
     sizes = np.asarray(block_sizes, dtype=float)
@@ -111,13 +112,13 @@ def pbo_cscv(
     if N < 2:
         return {"pbo": None, "reason": "fewer than 2 valid combinations", "blocks": S, "splits": 0, "n_trials": N}
     # complementary pairs: the splits whose IS holds block 0, each with its complement
-    pairs = [c for c in itertools.combinations(range(S), S // 2) if c[0] == 0]
+    pairs = _halves(S)
     total_pairs = len(pairs)
     max_pairs = max(1, int(budget // (2 * N)))
     sampled = max_pairs < total_pairs
     if sampled:
         rng = np.random.default_rng(seed)
-        pairs = [pairs[i] for i in np.sort(rng.choice(total_pairs, size=max_pairs, replace=False))]
+        pairs = pairs[np.sort(rng.choice(total_pairs, size=max_pairs, replace=False))]
     if compiled:
         lam = _logits_compiled(bs, sizes, pairs)
     else:
@@ -131,6 +132,19 @@ def pbo_cscv(
         "n_trials": N,
         "logit_median": float(np.median(lam)),
     }
+
+
+@functools.cache
+def _halves(S: int) -> np.ndarray:
+    """(C(S-1, S/2-1), S/2) int64, read-only: the halves of range(S) that hold block 0, increasing, in
+    lexicographic order (a constant table per S, built once)."""
+    h = S // 2
+    out = np.zeros((math.comb(S - 1, h - 1), h), dtype=np.int64)
+    if h > 1:
+        rest = itertools.chain.from_iterable(itertools.combinations(range(1, S), h - 1))
+        out[:, 1:] = np.fromiter(rest, dtype=np.int64).reshape(-1, h - 1)
+    out.flags.writeable = False
+    return out
 
 
 def _logits_numpy(bs, sizes, pairs) -> np.ndarray:
@@ -158,11 +172,13 @@ def _logits_compiled(bs, sizes, pairs) -> np.ndarray:
     from ._numba import ensure_numba_cache
 
     ensure_numba_cache()
-    from .sweep.kernel import pbo_logits
+    import numba
 
-    halves = np.array(pairs, dtype=np.int64)
+    from .sweep.cscv import pbo_logits
+
+    halves = np.array(pairs, dtype=np.int64)  # a writable copy (one compiled signature)
     out = np.empty(2 * len(pairs))
     s1 = np.ascontiguousarray(bs[:, :, 0])
     s2 = np.ascontiguousarray(bs[:, :, 1])
-    pbo_logits(s1, s2, np.asarray(sizes, dtype=float), halves, out)
+    pbo_logits(s1, s2, np.asarray(sizes, dtype=float), halves, out, numba.get_num_threads())
     return out

@@ -4,20 +4,28 @@
 One run, on a temporary store imported from the snapshot (``--snapshot``, default ``$HEDGE_SNAPSHOT_DIR``
 or ``../shared/data``). Grid: static-mix, BTC-USD x GLD weights (40 x 25 = 1,000 fixed-weight
 combinations, rest CASH), 2015-01-02 .. 2026, monthly rebalance, 10 bp fees, no slippage. All rates are
-warm (each engine runs once before it is timed; best of ``-n`` runs):
+warm (each engine runs once before it is timed, so numba compilation is excluded; best of ``-n`` runs):
 
-* this sweep: the numba kernel (engine steps 1-7 and every per-combination metric), and end to end
-  (``sweep.evaluate``: kernel + result frame + deflated Sharpe + PBO over 12,870 CSCV splits);
+* this sweep, END TO END: ``sweep.evaluate`` on the prepared inputs, i.e. what ``hedge sweep`` does after
+  loading the data: the window arrays, the kernel, the benchmark, the result frame, the deflated Sharpe
+  and the PBO over all 12,870 CSCV splits (16 blocks). The targets are judged on this rate;
+* this sweep, kernel only (``run_factors``: engine steps 1-7 and every per-combination metric), for
+  reference;
 * vectorbt: ``Portfolio.from_orders(size_type='targetpercent')`` over all 1,000 combinations in one
   vectorized call (2,000 columns, one cash-sharing group per combination, auto call sequence), on the
-  same closes in CASH units (so its values equal the sweep's: the bench checks one combination);
+  same closes in CASH units (so its values equal the sweep's: the bench checks every combination's total
+  return); it computes no metrics;
 * bt (optional: ``pip install bt``): one ``bt.Backtest`` per combination, on a few combinations.
 
-Memory: a 100,000-combination seed-thesis sweep (10 values each of floor, spread_bp, rrp_drained_bn,
-gold, btc) in a fresh subprocess: peak RSS (``resource.getrusage``) and the peak of traced allocations
-(``tracemalloc``, numpy included). Target: under 1 GB.
+Targets (issue 6): end to end >= 20,000 combinations/s and >= 100 x vectorbt's rate in the same run; the
+100,000-combination sweep under 1 GiB peak memory.
 
-    python bench/sweep.py [-n 3] [--snapshot DIR] [--bt-combos 5]
+Memory: a 100,000-combination seed-thesis sweep (10 values each of floor, spread_bp, rrp_drained_bn,
+gold, btc) in a fresh subprocess (after a 2-combination warm-up, so that loading or compiling the
+kernels is not timed): peak RSS (``VmHWM``) and the peak of traced allocations (``tracemalloc``, numpy
+included).
+
+    python bench/sweep.py [-n 5] [--snapshot DIR] [--bt-combos 5]
 """
 
 from __future__ import annotations
@@ -93,17 +101,18 @@ def bench_engines(store, n: int, bt_combos: int) -> dict:
     C, n_assets = inp.n_combos, len(inp.assets)
     out = {"combinations": C, "assets": inp.assets, "start": str(inp.dates[0].date()), "end": str(inp.dates[-1].date())}
 
-    # this sweep: the kernel alone, then end to end
+    # this sweep: end to end (what the targets are judged on), then the kernel alone
+    res = evaluate(inp)
+    t = best_of(lambda: evaluate(inp), n)
+    out["sweep_end_to_end"] = C / t
+    out["sweep_valid"] = res.n_valid
+    out["pbo_splits"] = res.pbo["splits"]
     wa = window_arrays(inp)
     f = inp.chunk_factors(0, C)
     o, tm, blk, stt = np.zeros((C, len(COLUMNS))), np.zeros((C, n_assets)), np.zeros((C, 16, 2)), np.zeros(C, "i1")
     run_factors(inp, wa, f, o, tm, blk, stt)
     t = best_of(lambda: run_factors(inp, wa, f, o, tm, blk, stt), n)
     out["sweep_kernel"] = C / t
-    res = evaluate(inp)
-    t = best_of(lambda: evaluate(inp), n)
-    out["sweep_end_to_end"] = C / t
-    out["sweep_valid"] = res.n_valid
 
     # vectorbt: one vectorized from_orders call over the whole grid, in CASH units like the engine
     from backtester._numba import ensure_numba_cache
@@ -197,6 +206,8 @@ def child_100k(data_dir: str) -> None:
     from backtester.sweep.evaluation import _kernel
 
     _kernel()
+    warm = prepare(Store(data_dir), RunSpec("seed-thesis"), parse_grid(["floor=0.08,0.1"], st.get("seed-thesis")))
+    evaluate(warm)  # load (or compile) every kernel before the clock starts
     base = peak_rss()
     tracemalloc.start()
     t = time.perf_counter()
@@ -230,7 +241,7 @@ def child_100k(data_dir: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=3, help="timed runs per engine (best of)")
+    ap.add_argument("-n", type=int, default=5, help="timed runs per engine (best of)")
     ap.add_argument("--snapshot", default=os.environ.get("HEDGE_SNAPSHOT_DIR", str(REPO.parent / "shared" / "data")))
     ap.add_argument("--bt-combos", type=int, default=5)
     ap.add_argument("--child-100k", metavar="DATA_DIR", help=argparse.SUPPRESS)
@@ -253,35 +264,38 @@ def main(argv=None) -> int:
             f"grid: static-mix {r['assets']} {r['combinations']:,} fixed-weight combinations, "
             f"{r['start']} .. {r['end']}, monthly, 10 bp fees"
         )
-        print(f"  this sweep, kernel (simulation + metrics): {r['sweep_kernel']:>12,.0f} combinations/s")
-        print(f"  this sweep, end to end (+ frame, DSR, PBO):  {r['sweep_end_to_end']:>12,.0f} combinations/s")
-        print(
-            f"  vectorbt from_orders, one call:            {r['vectorbt']:>12,.0f} combinations/s "
-            f"(total returns agree to {r['vectorbt_max_rel_diff_total_return']:.1e})"
-        )
-        if r.get("bt"):
-            print(f"  bt {r['bt_version']}, one backtest per combination:  {r['bt']:>12,.1f} combinations/s "
-                  f"({r['bt_combos_timed']} timed)")  # fmt: skip
-        else:
-            print(f"  bt: unavailable ({r.get('bt_note')})")
-        ratio = r["sweep_kernel"] / r["vectorbt"]
         e2e = r["sweep_end_to_end"] / r["vectorbt"]
-        print(f"  kernel / vectorbt: {ratio:,.0f}x; end to end / vectorbt: {e2e:,.0f}x")
+        kern = r["sweep_kernel"] / r["vectorbt"]
+        rows = [
+            (f"this sweep, END TO END (kernel, benchmark, frame, DSR, PBO on {r['pbo_splits']:,} splits)",
+             r["sweep_end_to_end"], f"= {e2e:,.0f} x vectorbt"),
+            ("this sweep, kernel only (simulation + metrics)", r["sweep_kernel"], f"= {kern:,.0f} x vectorbt"),
+            ("vectorbt from_orders, one call (no metrics)", r["vectorbt"],
+             f"(total returns agree to {r['vectorbt_max_rel_diff_total_return']:.1e})"),
+        ]  # fmt: skip
+        if r.get("bt"):
+            rows.append(
+                (f"bt {r['bt_version']}, one backtest per combination", r["bt"], f"({r['bt_combos_timed']} timed)")
+            )
+        for label, rate, note in rows:
+            print(f"  {label:<82} {rate:>10,.1f} combinations/s {note}")
+        if not r.get("bt"):
+            print(f"  bt: unavailable ({r.get('bt_note')})")
         print(
             f"seed-thesis {m['combinations']:,} combinations ({m['patterns']:,} threshold sets): prepare "
             f"{m['prepare_s']:.1f} s, evaluate {m['evaluate_s']:.1f} s ({m['combinations'] / m['evaluate_s']:,.0f}/s, "
             f"PBO on {m['pbo_splits']:,} sampled splits); peak RSS {m['peak_rss'] / 2**20:,.0f} MiB "
-            f"({m['rss_before'] / 2**20:,.0f} MiB after imports), peak traced allocations "
+            f"({m['rss_before'] / 2**20:,.0f} MiB after imports and a warm-up), peak traced allocations "
             f"{m['peak_traced'] / 2**20:,.0f} MiB"
         )
         misses = []
-        if r["sweep_kernel"] < TARGET_RATE:
-            misses.append(f"kernel rate under {TARGET_RATE:,}/s")
-        if ratio < TARGET_RATIO:
-            misses.append(f"under {TARGET_RATIO}x vectorbt")
+        if r["sweep_end_to_end"] < TARGET_RATE:
+            misses.append(f"end to end under {TARGET_RATE:,}/s")
+        if e2e < TARGET_RATIO:
+            misses.append(f"end to end under {TARGET_RATIO} x vectorbt ({e2e:,.0f} x)")
         if m["peak_rss"] >= TARGET_MEM:
             misses.append("100k sweep at 1 GiB or more")
-        print("targets: " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
+        print("targets (judged end to end): " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
         return 1 if misses else 0
 
 

@@ -105,3 +105,70 @@ def test_pbo_compiled_equals_numpy_and_sampling():
     with pytest.raises(ValueError):
         overfit.pbo_cscv(bs[:, :15], sizes[:15])
     assert overfit.pbo_cscv(bs[:1], sizes)["pbo"] is None
+
+
+def _plain_logits(bs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The CSCV logits by the plain loop in Python floats: each half's sums added block by block in
+    increasing order, the score of the compiled kernel, the first maximum (``>``), counts."""
+
+    def score(s1, s2, n):
+        den = n * s2 - s1 * s1
+        return -math.inf if den <= 0.0 else s1 * abs(s1) / den
+
+    N, S, _ = bs.shape
+    t1 = [0.0] * N
+    t2 = [0.0] * N
+    for j in range(N):
+        for b in range(S):
+            t1[j] += float(bs[j, b, 0])
+            t2[j] += float(bs[j, b, 1])
+    tn = 0.0
+    for b in range(S):
+        tn += float(sizes[b])
+    out = []
+    for half in (c for c in itertools.combinations(range(S), S // 2) if c[0] == 0):
+        na = 0.0
+        for b in half:
+            na += float(sizes[b])
+        x, y = [], []
+        for j in range(N):
+            a1 = a2 = 0.0
+            for b in half:
+                a1 += float(bs[j, b, 0])
+                a2 += float(bs[j, b, 1])
+            x.append(score(a1, a2, na))
+            y.append(score(t1[j] - a1, t2[j] - a2, tn - na))
+        for ins, oos in ((x, y), (y, x)):
+            best, top = 0, -math.inf
+            for j in range(N):
+                if ins[j] > top:
+                    best, top = j, ins[j]
+            less = sum(v < oos[best] for v in oos)
+            equal = sum(v == oos[best] for v in oos)
+            w = (less + (equal + 1.0) / 2.0) / (N + 1.0)
+            out.append(math.log(w / (1.0 - w)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("S", [2, 4, 6, 8])
+def test_compiled_cscv_is_the_plain_loop_bit_for_bit_in_any_number_of_parts(S):
+    from backtester._numba import ensure_numba_cache
+
+    ensure_numba_cache()
+    from backtester.sweep.cscv import pbo_logits
+
+    rng = np.random.default_rng(S)
+    e = rng.normal(0.0003, 0.01, (30, 25 * S))
+    bs, sizes, _ = _blocks(e, S)
+    bs[5] = bs[2]  # a duplicate trial: ties, the first one wins
+    bs[7] = 0.0  # no variance: score -inf
+    bs[9, :, 0] *= -1.0  # losing trial
+    bs[11, 1, 0] = np.nan  # a NaN score is never the best and never ranked below or equal
+    ref = _plain_logits(bs, sizes)
+    halves = overfit._halves(S)
+    s1, s2 = np.ascontiguousarray(bs[:, :, 0]), np.ascontiguousarray(bs[:, :, 1])
+    for parts in (1, 2, 3, 7):
+        got = np.empty(2 * len(halves))
+        pbo_logits(s1, s2, sizes.astype(float), np.array(halves), got, parts)
+        assert np.array_equal(got, ref), parts
+    assert np.array_equal(overfit._logits_compiled(bs, sizes, halves), ref)

@@ -275,6 +275,54 @@ def test_invalid_combinations_and_sub_windows(snapshot_store, signals):
     assert by_index.frame["sharpe"].equals(sub.frame["sharpe"])
 
 
+# ---------------------------------------------------------------- threads, blocks and buffers change no number
+
+
+@pytest.mark.slow
+def test_threads_blocks_and_trade_buffers_change_no_number(snapshot_store, signals):
+    import numba
+
+    from backtester.sweep import kernel
+    from backtester.sweep.evaluation import COLUMNS, run_factors
+    from backtester.sweep.inputs import window_arrays
+
+    g = parse_grid(["floor=0.07:0.12:0.01", "spread_bp=0,10", "gold=0.3,0.5,0.8", "btc=0.2,0.5"], get("seed-thesis"))
+    inp = prepare(snapshot_store, RunSpec("seed-thesis", rebalance="monthly"), g, signals=signals)
+    ref = evaluate(inp)  # every thread, one chunk
+    assert ref.n_total == 72 > kernel.BLOCK and 0 < ref.n_valid < ref.n_total
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = evaluate(inp, chunk=kernel.BLOCK // 2 + 5)  # one thread, and blocks cut elsewhere
+    finally:
+        numba.set_num_threads(threads)
+    pd.testing.assert_frame_equal(one.frame, ref.frame, check_exact=True)
+    assert (one.best, one.deflated_sharpe, one.pbo, one.benchmark) == (ref.best, ref.deflated_sharpe, ref.pbo,
+                                                                     ref.benchmark)  # fmt: skip
+    # trade buffers too small for the rebalances: the kernel redoes the block with a row for every day
+    wa = window_arrays(inp)
+    f = inp.chunk_factors(0, inp.n_combos)
+    runs = []
+    for cap in (0, 3):
+        arrays = (np.full((72, len(COLUMNS)), np.nan), np.zeros((72, len(inp.assets))), np.zeros((72, 16, 2)),
+                  np.full(72, -1, dtype=np.int8))  # fmt: skip
+        run_factors(inp, wa, f, *arrays, cap_limit=cap)
+        runs.append(arrays)
+    assert runs[0][0][ref.frame["valid"].to_numpy(), 14].min() > 3  # every valid combination rebalances > 3 times
+    for a, b in zip(*runs, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_schedule_keys_are_pandas_months_and_iso_weeks():
+    from backtester.sweep.inputs import schedule_keys
+
+    days = pd.date_range("1999-12-20", "2032-01-10", freq="D")
+    iso = days.isocalendar()
+    assert np.array_equal(schedule_keys(days, "weekly"), iso["year"].to_numpy(int) * 100 + iso["week"].to_numpy(int))
+    assert np.array_equal(schedule_keys(days, "monthly"), days.year * 12 + days.month)
+    assert not schedule_keys(days[:5], "change").any()
+
+
 # ---------------------------------------------------------------- the command
 
 

@@ -7,7 +7,8 @@ Layers (importing this package imports neither numba nor vectorbt; ``kernel`` is
   per-combination path);
 * ``inputs``: :func:`prepare` (the window, prices, signals and weights exactly as ``run_backtest``) and
   :func:`window_arrays` (a sub-window of the prepared sessions);
-* ``kernel``: the numba kernel (engine steps 1-7 and the metrics, per combination, in parallel);
+* ``kernel``: the numba kernel (engine steps 1-7 and the metrics, blocks of combinations in parallel);
+* ``cscv``: the numba PBO logits (CSCV over every split, in parallel; ``overfit.pbo_cscv`` calls it);
 * ``evaluation``: chunked evaluation -> :class:`SweepResult` (frame of metrics, best row, deflated Sharpe,
   PBO, benchmark);
 * ``heatmap``: the best metric over two grid parameters, as HTML (plotly.js inlined) or PNG.

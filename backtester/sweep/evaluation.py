@@ -72,6 +72,12 @@ def _kernel():
     return kernel
 
 
+def _threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
 def _window(inp: Inputs, window) -> tuple[int, int]:
     if window is None:
         return 0, len(inp.dates)
@@ -90,8 +96,11 @@ def feature_changes(features: np.ndarray) -> np.ndarray:
     return chg
 
 
-def run_factors(inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict | None = None) -> None:
-    """Run the kernel for ``factors`` (one chunk) on window ``wa``, filling the output rows in place."""
+def run_factors(
+    inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict | None = None, *, cap_limit: int = 0
+) -> None:
+    """Run the kernel for ``factors`` (one chunk) on window ``wa``, filling the output rows in place
+    (``cap_limit``: tests only, see ``kernel.run_chunk``)."""
     k = _kernel()
     key = (id(factors.features), wa.a, wa.b)
     if cache is not None and cache.get("key") == key:
@@ -109,8 +118,32 @@ def run_factors(inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict 
         feats, fchg, factors.pattern, factors.loadings, wa.close, wa.close_num, wa.fresh, wa.listed, wa.lchg, ev_ptr,
         ev_idx, wa.cashx, wa.growth / k.CAPITAL, wa.cret, wa.key, MODES[inp.rebalance], float(inp.band), wa.cov,
         np.nan if inp.vol_target is None else float(inp.vol_target), inp.fallback, inp.fees, inp.slippage,
-        wa.edges, out, tim, blocks, status,
+        wa.edges, out, tim, blocks, status, _threads(), cap_limit,
     )  # fmt: skip
+
+
+def _frame(inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, valid: np.ndarray) -> pd.DataFrame:
+    """The result frame, built in one go: grid values, metrics (NaN for invalid rows), ``rebalances`` as
+    Int64, ``time_in_<asset>``, ``valid``, ``invalid_reason``."""
+    cols: dict = {}
+    if inp.grid is not None:
+        cols.update(inp.combos.columns())
+    bad = ~valid
+    for k, name in enumerate(COLUMNS):
+        v = out[:, k]
+        if name == "rebalances":
+            cols[name] = pd.array(np.where(valid, v, 0.0).astype(np.int64), dtype="Int64")
+            cols[name][bad] = pd.NA
+        else:
+            cols[name] = np.where(valid, v, np.nan)
+    for i, asset in enumerate(inp.assets):
+        cols[f"time_in_{asset}"] = np.where(valid, tim[:, i], np.nan)
+    cols["valid"] = valid
+    reasons = np.full(len(status), None, dtype=object)
+    for code, why in INVALID.items():
+        reasons[status == code] = why
+    cols["invalid_reason"] = reasons.tolist()
+    return pd.DataFrame(cols)
 
 
 def evaluate(
@@ -155,28 +188,18 @@ def evaluate(
         if progress is not None:
             progress(done, C)
     valid = status == 0
-    frame = pd.DataFrame(out, columns=COLUMNS)
-    if inp.grid is not None:
-        cols = inp.combos.columns()
-        for name in reversed(inp.grid.names):
-            frame.insert(0, name, cols[name])
-    for i, asset in enumerate(inp.assets):
-        frame[f"time_in_{asset}"] = tim[:, i]
-    frame["rebalances"] = frame["rebalances"].astype("Int64")
-    frame.loc[~valid, COLUMNS + [f"time_in_{x}" for x in inp.assets]] = np.nan
-    frame["valid"] = valid
-    frame["invalid_reason"] = [INVALID.get(int(s)) for s in status]
+    frame = _frame(inp, out, tim, status, valid)
     higher = METRICS[metric]
     T = len(wa.dates)
     best_index = best = None
     dsr = pbo = None
     if valid.any():
-        m = frame[metric].where(valid)
-        if m.notna().any():
-            best_index = int(m.idxmax() if higher else m.idxmin())
+        m = frame[metric].to_numpy(float)  # NaN on invalid rows
+        if not np.isnan(m).all():  # the first best row, as Series.idxmax / idxmin
+            best_index = int(np.nanargmax(m) if higher else np.nanargmin(m))
             best = frame.loc[best_index].to_dict()
     if stats and best_index is not None:
-        srs = frame.loc[valid, "sr_period"].to_numpy(float)
+        srs = frame["sr_period"].to_numpy(float)[valid]
         dsr = overfit.deflated_sharpe(
             sr=float(frame.at[best_index, "sr_period"]),
             skew=float(frame.at[best_index, "skew"]),

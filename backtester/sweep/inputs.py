@@ -244,6 +244,43 @@ def block_edges(T: int, blocks: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
+def schedule_keys(dates: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
+    """(T,) int64: year * 12 + month (monthly), ISO year * 100 + ISO week (weekly), zeros otherwise; in numpy
+    (the pandas date fields cost ~0.1-1 ms a call)."""
+    if dates.tz is not None:  # local calendar dates
+        dates = dates.tz_localize(None)
+    day = dates.to_numpy().astype("datetime64[D]")
+    if rebalance == "monthly":
+        month = day.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+        return month + 1970 * 12 + 1
+    if rebalance == "weekly":
+        n = day.astype(np.int64)
+        thursday = n - (n + 3) % 7 + 3  # the Thursday of the ISO week (Monday = 0): it fixes the ISO year
+        year = thursday.astype("datetime64[D]").astype("datetime64[Y]")
+        week = (thursday - year.astype("datetime64[D]").astype(np.int64)) // 7 + 1
+        return (year.astype(np.int64) + 1970) * 100 + week
+    return np.zeros(len(dates), dtype=np.int64)
+
+
+def _ffill(px: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each column carried forward over its NaN (leading NaN stay): ``DataFrame.ffill`` on an array."""
+    rows = np.where(valid, np.arange(len(px))[:, None], 0)
+    np.maximum.accumulate(rows, axis=0, out=rows)
+    out = np.take_along_axis(px, rows, axis=0)
+    return out
+
+
+def _bfill_ones(ff: np.ndarray) -> np.ndarray:
+    """Leading NaN of a forward-filled array set to the column's first value (``bfill``), 1.0 for a column
+    without any value."""
+    out = ff.copy()
+    for i in range(out.shape[1]):
+        col = out[:, i]
+        ok = np.flatnonzero(~np.isnan(col))
+        col[: ok[0] if len(ok) else len(col)] = col[ok[0]] if len(ok) else 1.0
+    return out
+
+
 def window_arrays(inp: Inputs, a: int = 0, b: int | None = None, blocks: int = 16) -> WindowArrays:
     b = len(inp.dates) if b is None else b
     if not (0 <= a < b <= len(inp.dates)):
@@ -261,26 +298,20 @@ def window_arrays(inp: Inputs, a: int = 0, b: int | None = None, blocks: int = 1
             "give a longer window",
         )
     fresh_all = ~np.isnan(px)
-    ff = pd.DataFrame(px).ffill()
-    close = np.ascontiguousarray(ff.bfill().fillna(1.0).to_numpy(float)[lag:])
+    ff = _ffill(px, fresh_all)
+    close = np.ascontiguousarray(_bfill_ones(ff)[lag:])
     listed = np.ascontiguousarray(np.maximum.accumulate(fresh_all, axis=0)[lag:])
     cashx = np.ascontiguousarray(inp.cash[a:b][lag:])
     growth = cashx / cashx[0]
     close_num = np.ascontiguousarray(close / growth[:, None])
     cret = np.concatenate([[0.0], growth[1:] / growth[:-1] - 1.0])
     dates = inp.dates[a + lag : b]
-    if inp.rebalance == "monthly":
-        key = (dates.year * 12 + dates.month).to_numpy().astype(np.int64)
-    elif inp.rebalance == "weekly":
-        iso = dates.isocalendar()
-        key = iso["year"].to_numpy(int) * 100 + iso["week"].to_numpy(int)
-    else:
-        key = np.zeros(T, dtype=np.int64)
+    key = schedule_keys(dates, inp.rebalance)
     lchg = np.concatenate([[True], (listed[1:] != listed[:-1]).any(axis=1)])
     n = len(inp.assets)
     cov = np.zeros((Tw if inp.vol_target is not None else 1, n, n))
     if inp.vol_target is not None and Tw > VOL_WINDOW:
-        cff = ff.to_numpy(float)
+        cff = ff
         with np.errstate(invalid="ignore", divide="ignore"):
             rets = np.zeros_like(cff)
             rets[1:] = cff[1:] / cff[:-1] - 1.0

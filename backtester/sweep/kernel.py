@@ -1,13 +1,17 @@
 """The compiled sweep kernel: engine steps 1-7 and the metrics, for many combinations at once (numba).
 
 Import this module only after ``backtester._numba.ensure_numba_cache()`` (``evaluate`` does).
-Combinations run in blocks of ``BLOCK`` in parallel (``prange``), from their factor-form weights
-(``factors.py``) on the window arrays of ``inputs.window_arrays``, in two phases: ``_trades`` visits,
-per combination, only the rows where a rebalance can trigger (steps 1-6) and records each rebalance's
-CASH and units; ``run_chunk`` then values the whole block day by day (step 7) and accumulates the
-metrics with loops over the block's combinations that compile to SIMD code. Nothing per combination
-outlives its block but one row of metrics, its held-time counts and its per-block excess-return sums.
-The code follows ``engine.py`` step by step:
+Combinations run in blocks of ``BLOCK`` in parallel (``prange`` over blocks; a combination's numbers do
+not depend on its block or thread), from their factor-form weights (``factors.py``) on the window arrays
+of ``inputs.window_arrays``, in two phases per block: ``_trades`` visits, per combination, only the rows
+where a rebalance can trigger (steps 1-6) and records each rebalance's CASH and units; ``_value_block``
+then values all the block's combinations (lanes) together (step 7) and accumulates the metrics: the
+loops run over the lanes and compile to SIMD code, ``DAYS`` days per pass over the lanes, so a lane's
+metric sums stay in registers meanwhile (per lane the updates still run day by day, in order: the
+numbers do not depend on ``BLOCK`` or ``DAYS``). Nothing per combination outlives its block but one row
+of metrics, its held-time counts and its per-block excess-return sums. The valuation is compiled with
+numpy's error model (a division by zero gives inf/NaN instead of raising; no divisor here is ever 0),
+which lets its loops be vectorized. The code follows ``engine.py`` step by step:
 
 * steps 1-5 as ``engine.plan``: weight checks per decision row (any weight < -1e-12 or a row sum above
   1 + 1e-9 makes the combination *invalid*: ``engine.plan`` would raise), clipping and the division of
@@ -40,7 +44,9 @@ SUM_TOL = 1e-9
 NEG_TOL = 1e-12
 CHANGE_TOL = 1e-12
 HELD_TOL = 1e-9
-BLOCK = 32  # combinations valued together (SIMD across combinations)
+BLOCK = 64  # combinations per block (lanes of the valuation loops, which compile to SIMD code)
+STRIDE = BLOCK + 8  # lane-array row length: rows 4 KiB apart would alias in the store buffer
+DAYS = 8  # days valued per pass over the lanes (the metric sums stay in registers meanwhile)
 
 # rebalance modes
 CHANGE, MONTHLY, WEEKLY, BAND = 0, 1, 2, 3
@@ -50,8 +56,13 @@ CHANGE, MONTHLY, WEEKLY, BAND = 0, 1, 2, 3
     M_SR, M_SKEW, M_KURT, M_REBALANCES,
 ) = range(15)  # fmt: skip
 N_METRICS = 15
-# status codes
-OK, INVALID_SUM, INVALID_NEG = 0, 1, 2
+# status codes (OVERFLOW: internal, the trade buffers were too small)
+OK, INVALID_SUM, INVALID_NEG, OVERFLOW = 0, 1, 2, 3
+# rows of the valuation state (one row of STRIDE lanes each), then DAYS rows of the day's values
+(
+    S_PREV, S_SR, S_SR2, S_SE, S_SE2, S_SE3, S_SE4, S_DOWN, S_EQUITY, S_PEAK, S_MDD, S_S1, S_S2,
+) = range(13)  # fmt: skip
+S_VALUE = 13
 
 
 @njit(cache=True)
@@ -116,17 +127,18 @@ def _raw_row(features, p, load, d, out):
 @njit(cache=True)
 def _trades(
     c, b, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, key, mode,
-    band, cov, vol_target, fallback, fees, slip, tr_t, tr_cash, tr_pos,
+    band, cov, vol_target, fallback, fees, slip, tr_t, tr_cash, tr_pos, raw, R, Rprev, W, last, pos, ov, seq, drift,
 ):  # fmt: skip
     """Steps 1-6 for combination c: the rebalances, each as (run row, CASH and units after trading) in row b
     of the trade buffers. Returns (status, number of trades, sum of daily costs, turnover). Only the rows
     where something can happen are visited: a feature change of its pattern, a listing change, a new
-    month / week, and every row while a rebalance is pending (every row with a band or a vol target)."""
+    month / week, and every row while a rebalance is pending (every row with a band or a vol target).
+    ``raw`` .. ``drift``: scratch arrays (n or n + 1), reused from one combination to the next."""
     T, n = close.shape
     Tw = features.shape[2]
     p = pattern[c]
     load = loadings[c]
-    raw = np.zeros(n)
+    raw[:] = 0.0
     # the rows decided but never filled (the last `lag`) are checked too, as engine.plan does; a row whose
     # features equal the previous row's has the same weights, so only rows where they change are computed
     for d in range(T, Tw):
@@ -134,15 +146,12 @@ def _trades(
             st = _raw_row(features, p, load, d, raw)
             if st != OK:
                 return st, 0, 0.0, 0.0
-    R = np.zeros(n)
-    Rprev = np.zeros(n)
-    W = np.zeros(n + 1)
-    last = np.zeros(n + 1)
+    R[:] = 0.0
+    Rprev[:] = 0.0
+    W[:] = 0.0
+    last[:] = 0.0
     last[n] = 1.0
-    pos = np.zeros(n)
-    ov = np.empty(n)
-    seq = np.empty(n, dtype=np.int64)
-    drift = np.empty(n + 1)
+    pos[:] = 0.0
     root = math.sqrt(PERIODS)
     use_vol = not np.isnan(vol_target)
     calm_mode = not use_vol and mode != BAND  # else every row is visited
@@ -320,6 +329,8 @@ def _trades(
             pre = value + cost_day
             costs += cost_day / pre
             turnover += bought / pre
+            if ntr == tr_cash.shape[1]:  # more rebalances than the buffers hold: the caller retries
+                return OVERFLOW, 0, 0.0, 0.0
             tr_t[b, ntr] = t
             tr_cash[b, ntr] = cash
             for i in range(n):
@@ -335,119 +346,237 @@ def _trades(
     return OK, ntr, costs, turnover
 
 
+@njit(cache=True, error_model="numpy")
+def _sums(st, gs, cr, one):
+    """The metric sums of every lane over DAYS consecutive days, or over one day if ``one`` (values in
+    rows S_VALUE + d of ``st``; ``gs``/``cr``: the days' CASH growth / CAPITAL and CASH returns). The loop
+    runs over the lanes (SIMD code) and keeps a lane's sums in registers across the days."""
+    if one:
+        for b in range(BLOCK):
+            _lane(st, gs, cr, b, 1)
+    else:
+        for b in range(BLOCK):
+            _lane(st, gs, cr, b, DAYS)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane(st, gs, cr, b, days):
+    """``days`` days of the metric sums of lane b (its sums loaded once, updated day by day, stored once)."""
+    prev = st[S_PREV * STRIDE + b]
+    sr = st[S_SR * STRIDE + b]
+    sr2 = st[S_SR2 * STRIDE + b]
+    se = st[S_SE * STRIDE + b]
+    se2 = st[S_SE2 * STRIDE + b]
+    se3 = st[S_SE3 * STRIDE + b]
+    se4 = st[S_SE4 * STRIDE + b]
+    down = st[S_DOWN * STRIDE + b]
+    equity = st[S_EQUITY * STRIDE + b]
+    peak = st[S_PEAK * STRIDE + b]
+    mdd = st[S_MDD * STRIDE + b]
+    s1 = st[S_S1 * STRIDE + b]
+    s2 = st[S_S2 * STRIDE + b]
+    for d in range(days):
+        # in the order of metrics.from_arrays. Power sums: float64 sums of ~3,000 daily returns whose mean
+        # is far below their standard deviation lose ~1e-14 relative (the two-pass std is not needed)
+        eq = st[(S_VALUE + d) * STRIDE + b] * gs[d]
+        r = eq / prev - 1.0
+        prev = eq
+        e = r - cr[d]
+        sr += r
+        sr2 += r * r
+        e2 = e * e
+        se += e
+        se2 += e2
+        se3 += e2 * e
+        se4 += e2 * e2
+        neg = 0.0 if 0.0 < e else e  # min(e, 0.0)
+        down += neg * neg
+        q = equity * (1.0 + r)
+        equity = q
+        peak = q if q > peak else peak
+        dd = q / peak - 1.0
+        mdd = dd if dd < mdd else mdd
+        s1 += e
+        s2 += e2
+    st[S_PREV * STRIDE + b] = prev
+    st[S_SR * STRIDE + b] = sr
+    st[S_SR2 * STRIDE + b] = sr2
+    st[S_SE * STRIDE + b] = se
+    st[S_SE2 * STRIDE + b] = se2
+    st[S_SE3 * STRIDE + b] = se3
+    st[S_SE4 * STRIDE + b] = se4
+    st[S_DOWN * STRIDE + b] = down
+    st[S_EQUITY * STRIDE + b] = equity
+    st[S_PEAK * STRIDE + b] = peak
+    st[S_MDD * STRIDE + b] = mdd
+    st[S_S1 * STRIDE + b] = s1
+    st[S_S2 * STRIDE + b] = s2
+
+
+@njit(cache=True, error_model="numpy")
+def _value_block(lo, m, close_num, gscale, cret, edges, tr_t, tr_cash, tr_pos, status, out, tim, blocks):
+    """Step 7 and the metrics of lanes 0 .. m-1 (combinations lo ..) from their rebalances (``tr_*``),
+    all lanes together, DAYS days per pass (single days up to a PBO block edge)."""
+    T, n = close_num.shape
+    nb = edges.shape[0] - 1
+    st = np.zeros((S_VALUE + DAYS) * STRIDE)
+    for b in range(BLOCK):
+        st[S_PREV * STRIDE + b] = 1.0
+        st[S_EQUITY * STRIDE + b] = 1.0
+        st[S_PEAK * STRIDE + b] = 1.0
+        st[S_MDD * STRIDE + b] = np.inf
+    cash = np.full(STRIDE, CAPITAL)
+    pos = np.zeros((n, STRIDE))
+    held = np.zeros((n, STRIDE))
+    ptr = np.zeros(BLOCK, dtype=np.int64)
+    nxt = np.full(BLOCK, T, dtype=np.int64)
+    for b in range(m):
+        nxt[b] = tr_t[b, 0]
+    nev = T  # the next row where some lane rebalances
+    for b in range(m):
+        nev = min(nev, nxt[b])
+    gs = np.empty(DAYS)
+    cr = np.empty(DAYS)
+    bk = 0
+    edge = edges[1] if nb > 0 else T
+    t = 0
+    while t < T:
+        days = DAYS if t + DAYS <= edge else 1
+        for d in range(days):
+            td = t + d
+            if td == nev:  # rebalances: CASH and units after the day's trades
+                nev = T
+                for b in range(m):
+                    if nxt[b] == td:
+                        q = ptr[b]
+                        cash[b] = tr_cash[b, q]
+                        for i in range(n):
+                            pos[i, b] = tr_pos[b, q, i]
+                        ptr[b] = q + 1
+                        nxt[b] = tr_t[b, q + 1]
+                    nev = min(nev, nxt[b])
+            # step 7: the value of every lane (CASH units) and the held-day counts
+            row = (S_VALUE + d) * STRIDE
+            for b in range(BLOCK):
+                st[row + b] = cash[b]
+            for i in range(n):
+                ci = close_num[td, i]
+                for b in range(BLOCK):
+                    st[row + b] += pos[i, b] * ci
+            for i in range(n):
+                ci = close_num[td, i]
+                for b in range(BLOCK):
+                    held[i, b] += 1.0 if pos[i, b] * ci > HELD_TOL * st[row + b] else 0.0
+            gs[d] = gscale[td]
+            cr[d] = cret[td]
+        _sums(st, gs, cr, days == 1)
+        t += days
+        if nb > 0 and t == edge:
+            for b in range(m):
+                blocks[lo + b, bk, 0] = st[S_S1 * STRIDE + b]
+                blocks[lo + b, bk, 1] = st[S_S2 * STRIDE + b]
+            for b in range(BLOCK):
+                st[S_S1 * STRIDE + b] = 0.0
+                st[S_S2 * STRIDE + b] = 0.0
+            bk += 1
+            edge = edges[bk + 1] if bk < nb else T
+    for b in range(m):
+        if status[lo + b] == OK:
+            _finish(
+                out[lo + b], T, st[S_SR * STRIDE + b], st[S_SR2 * STRIDE + b], st[S_SE * STRIDE + b],
+                st[S_SE2 * STRIDE + b], st[S_SE3 * STRIDE + b], st[S_SE4 * STRIDE + b], st[S_DOWN * STRIDE + b],
+                st[S_EQUITY * STRIDE + b], st[S_MDD * STRIDE + b],
+            )  # fmt: skip
+            for i in range(n):
+                tim[lo + b, i] = held[i, b] / T
+
+
+@njit(cache=True)
+def _rebalances(
+    lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, key, mode,
+    band, cov, vol_target, fallback, fees, slip, out, status, tr_t, tr_cash, tr_pos,
+):  # fmt: skip
+    """``_trades`` of combinations lo .. lo+m-1 into rows 0 .. m-1 of the trade buffers; False if a buffer
+    was too small."""
+    T, n = close.shape
+    raw = np.zeros(n)
+    R = np.zeros(n)
+    Rprev = np.zeros(n)
+    W = np.zeros(n + 1)
+    last = np.zeros(n + 1)
+    pos = np.zeros(n)
+    ov = np.empty(n)
+    seq = np.empty(n, dtype=np.int64)
+    drift = np.empty(n + 1)
+    for b in range(m):
+        st, nt, cst, turn = _trades(
+            lo + b, b, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
+            cashx, key, mode, band, cov, vol_target, fallback, fees, slip, tr_t, tr_cash, tr_pos, raw, R, Rprev, W,
+            last, pos, ov, seq, drift,
+        )  # fmt: skip
+        if st == OVERFLOW:
+            return False
+        status[lo + b] = st
+        nt = nt if st == OK else 0
+        tr_t[b, nt] = T  # sentinel
+        out[lo + b, M_COSTS] = cst
+        out[lo + b, M_TURN_TOTAL] = turn
+        out[lo + b, M_REBALANCES] = nt
+    return True
+
+
 @njit(parallel=True, cache=True)
 def run_chunk(
     features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, gscale, cret,
-    key, mode, band, cov, vol_target, fallback, fees, slip, edges, out, tim, blocks, status,
+    key, mode, band, cov, vol_target, fallback, fees, slip, edges, out, tim, blocks, status, parts, cap_limit,
 ):  # fmt: skip
-    """Evaluate combinations ``0 .. len(pattern)-1`` (rows of the output arrays), in blocks of BLOCK in
-    parallel: per combination the rebalances (``_trades``), then the daily valuation and the metrics of
-    the whole block at once (the loops over the block's combinations compile to SIMD code).
+    """Evaluate combinations ``0 .. len(pattern)-1`` (rows of the output arrays), in blocks of BLOCK: per
+    block, the rebalances of each combination (``_trades``), then the valuation and the metrics of all of
+    them together (``_value_block``). The blocks are dealt round-robin to ``parts`` parallel workers (e.g.
+    the number of threads), each with its own trade buffers; a combination's numbers do not depend on its
+    block or worker.
 
     ``fchg[p, d]``: the features of pattern p differ from the previous row's at decision row d (True at
     d = 0); ``lchg[t]``: the listing of some asset changes at run row t; ``ev_ptr``/``ev_idx``: per
-    pattern, the sorted run rows where a rebalance may trigger (CSR)."""
+    pattern, the sorted run rows where a rebalance may trigger (CSR); ``cap_limit`` > 0 caps the trade
+    buffers (tests: the fallback for buffers too small)."""
     C = pattern.shape[0]
     T, n = close.shape
     nblk = (C + BLOCK - 1) // BLOCK
-    nb = edges.shape[0] - 1
-    for k in prange(nblk):
-        lo = k * BLOCK
-        m = min(C, lo + BLOCK) - lo
-        tr_t = np.empty((m, T + 1), dtype=np.int64)
-        tr_cash = np.empty((m, T))
-        tr_pos = np.empty((m, T, n))
-        ntr = np.zeros(m, dtype=np.int64)
-        for b in range(m):
-            st, nt, cst, turn = _trades(
-                lo + b, b, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
-                cashx, key, mode, band, cov, vol_target, fallback, fees, slip, tr_t, tr_cash, tr_pos,
+    # rebalances per combination: at most one per row where one may trigger (a pending one fills before the
+    # next trigger), when only those rows are visited; any row otherwise
+    cap = T
+    if np.isnan(vol_target) and mode != BAND:
+        most = 0
+        for p in range(ev_ptr.shape[0] - 1):
+            most = max(most, ev_ptr[p + 1] - ev_ptr[p])
+        cap = min(T, most + 1)
+    if cap_limit > 0:
+        cap = min(cap, cap_limit)
+    parts = max(1, min(parts, nblk))
+    for w in prange(parts):
+        tr_t = np.empty((BLOCK, cap + 1), dtype=np.int64)
+        tr_cash = np.empty((BLOCK, cap))
+        tr_pos = np.empty((BLOCK, cap, n))
+        for k in range(w, nblk, parts):
+            lo = k * BLOCK
+            m = min(C, lo + BLOCK) - lo
+            ok = _rebalances(
+                lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
+                cashx, key, mode, band, cov, vol_target, fallback, fees, slip, out, status, tr_t, tr_cash, tr_pos,
             )  # fmt: skip
-            status[lo + b] = st
-            ntr[b] = nt if st == OK else 0
-            tr_t[b, ntr[b]] = T  # sentinel
-            out[lo + b, M_COSTS] = cst
-            out[lo + b, M_TURN_TOTAL] = turn
-            out[lo + b, M_REBALANCES] = nt
-        # step 7 and the metrics, for the block's combinations together
-        cash = np.full(m, CAPITAL)
-        pos = np.zeros((n, m))
-        ptr = np.zeros(m, dtype=np.int64)
-        nxt = np.empty(m, dtype=np.int64)
-        for b in range(m):
-            nxt[b] = tr_t[b, 0]
-        v = np.empty(m)
-        prev = np.ones(m)
-        sr = np.zeros(m)
-        sr2 = np.zeros(m)
-        se = np.zeros(m)
-        se2 = np.zeros(m)
-        se3 = np.zeros(m)
-        se4 = np.zeros(m)
-        down = np.zeros(m)
-        equity = np.ones(m)
-        peak = np.ones(m)
-        mdd = np.full(m, np.inf)
-        held = np.zeros((n, m))
-        s1 = np.zeros(m)
-        s2 = np.zeros(m)
-        bk = 0
-        for t in range(T):
-            for b in range(m):
-                if nxt[b] == t:
-                    q = ptr[b]
-                    cash[b] = tr_cash[b, q]
-                    for i in range(n):
-                        pos[i, b] = tr_pos[b, q, i]
-                    ptr[b] = q + 1
-                    nxt[b] = tr_t[b, q + 1]
-            for b in range(m):
-                v[b] = cash[b]
-            for i in range(n):
-                ci = close_num[t, i]
-                for b in range(m):
-                    v[b] += pos[i, b] * ci
-            for i in range(n):
-                ci = close_num[t, i]
-                for b in range(m):
-                    held[i, b] += 1.0 if pos[i, b] * ci > HELD_TOL * v[b] else 0.0
-            g = gscale[t]
-            cr = cret[t]
-            for b in range(m):
-                # power sums: float64 sums of ~3,000 daily returns whose mean is far below their standard
-                # deviation lose ~1e-14 relative (the two-pass std of metrics.py is not needed for 1e-9)
-                eq = v[b] * g
-                r = eq / prev[b] - 1.0
-                prev[b] = eq
-                e = r - cr
-                sr[b] += r
-                sr2[b] += r * r
-                e2 = e * e
-                se[b] += e
-                se2[b] += e2
-                se3[b] += e2 * e
-                se4[b] += e2 * e2
-                neg = min(e, 0.0)
-                down[b] += neg * neg
-                q = equity[b] * (1.0 + r)
-                equity[b] = q
-                pk = max(peak[b], q)
-                peak[b] = pk
-                mdd[b] = min(mdd[b], q / pk - 1.0)
-                s1[b] += e
-                s2[b] += e2
-            if nb > 0 and t + 1 == edges[bk + 1]:
-                for b in range(m):
-                    blocks[lo + b, bk, 0] = s1[b]
-                    blocks[lo + b, bk, 1] = s2[b]
-                    s1[b] = 0.0
-                    s2[b] = 0.0
-                bk += 1
-        for b in range(m):
-            if status[lo + b] == OK:
-                _finish(out[lo + b], T, sr[b], sr2[b], se[b], se2[b], se3[b], se4[b], down[b], equity[b], mdd[b])
-                for i in range(n):
-                    tim[lo + b, i] = held[i, b] / T
+            if ok:
+                _value_block(lo, m, close_num, gscale, cret, edges, tr_t, tr_cash, tr_pos, status, out, tim, blocks)
+            else:  # never expected (cap bounds the rebalances): redo the block with buffers for every row
+                big_t = np.empty((BLOCK, T + 1), dtype=np.int64)
+                big_cash = np.empty((BLOCK, T))
+                big_pos = np.empty((BLOCK, T, n))
+                _rebalances(
+                    lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
+                    cashx, key, mode, band, cov, vol_target, fallback, fees, slip, out, status, big_t, big_cash,
+                    big_pos,
+                )  # fmt: skip
+                _value_block(lo, m, close_num, gscale, cret, edges, big_t, big_cash, big_pos, status, out, tim, blocks)
 
 
 @njit(cache=True)
@@ -486,81 +615,3 @@ def _finish(o, nT, sum_r, sum_r2, sum_e, sum_e2, sum_e3, sum_e4, down, equity, m
     o[M_SORTINO] = me / dd_dev * root if dd_dev > 0 else np.nan
     o[M_TURN] = o[M_TURN_TOTAL] / years if years > 0 else np.nan
     o[M_COSTS_ANNUAL] = o[M_COSTS] / years if years > 0 else np.nan
-
-
-@njit(cache=True)
-def _score(s1, s2, n):
-    """A strictly increasing function of the Sharpe ratio of n returns with sum s1 and sum of squares s2
-    (sign(SR) SR^2 up to a positive factor that depends on n only); -inf without variance."""
-    den = n * s2 - s1 * s1
-    if den <= 0.0:
-        return -np.inf
-    return s1 * abs(s1) / den
-
-
-@njit(parallel=True, cache=True)
-def pbo_logits(s1, s2, sizes, halves, out):
-    """CSCV logits. ``s1``/``s2`` (N, S): per-trial, per-block sums of excess returns and of their
-    squares; ``halves`` (P, S/2): the in-sample blocks of split pair p (its complement is the other split
-    of the pair); ``out`` (2P,): for each split, the logit of the OOS relative rank of the IS-best trial."""
-    N, S = s1.shape
-    P, H = halves.shape
-    t1 = np.zeros(N)
-    t2 = np.zeros(N)
-    for j in range(N):
-        for b in range(S):
-            t1[j] += s1[j, b]
-            t2[j] += s2[j, b]
-    tn = 0.0
-    for b in range(S):
-        tn += sizes[b]
-    for q in prange(P):
-        x = np.empty(N)
-        y = np.empty(N)
-        hq = halves[q]
-        na = 0.0
-        for h in range(H):
-            na += sizes[hq[h]]
-        nb = tn - na
-        bx = 0
-        by = 0
-        xbest = -np.inf
-        ybest = -np.inf
-        for j in range(N):
-            a1 = 0.0
-            a2 = 0.0
-            r1 = s1[j]
-            r2 = s2[j]
-            for h in range(H):
-                a1 += r1[hq[h]]
-                a2 += r2[hq[h]]
-            xv = _score(a1, a2, na)
-            yv = _score(t1[j] - a1, t2[j] - a2, nb)
-            x[j] = xv
-            y[j] = yv
-            if xv > xbest:
-                xbest = xv
-                bx = j
-            if yv > ybest:
-                ybest = yv
-                by = j
-        # IS = the half: rank the IS-best's OOS score among all OOS scores; IS = the complement: reversed
-        xb = y[bx]
-        yb = x[by]
-        lx = 0.0
-        ex = 0.0
-        ly = 0.0
-        ey = 0.0
-        for j in range(N):
-            if y[j] < xb:
-                lx += 1.0
-            elif y[j] == xb:
-                ex += 1.0
-            if x[j] < yb:
-                ly += 1.0
-            elif x[j] == yb:
-                ey += 1.0
-        w = (lx + (ex + 1.0) / 2.0) / (N + 1.0)
-        out[2 * q] = math.log(w / (1.0 - w))
-        w = (ly + (ey + 1.0) / 2.0) / (N + 1.0)
-        out[2 * q + 1] = math.log(w / (1.0 - w))
