@@ -330,22 +330,15 @@ def _schedule(R, W, fresh, close, cash, dates, rebalance: str, band: float):
     return trade, deferred, pending
 
 
-def plan(
-    weights: pd.DataFrame,
-    prices: pd.DataFrame,
-    *,
-    fees_bp=None,
-    slippage_bp=None,
-    exec_lag: int = 1,
-    rebalance: str = "change",
-    band: float = 0.05,
-    vol_target: float | None = None,
-    fallback: str = CASH,
-) -> Plan:
-    """Steps 1-5 of the module doc: validated arrays, traded targets and the rebalance schedule."""
+def check_exec_lag(exec_lag) -> int:
+    """Step 1's check of the execution lag (UsageError); the sweep kernel makes the same one."""
     if isinstance(exec_lag, bool) or not isinstance(exec_lag, (int, np.integer)) or exec_lag < 1:
         raise UsageError(f"exec_lag must be an integer >= 1, got {exec_lag!r}", "a decision fills at a later close")
-    exec_lag = int(exec_lag)
+    return int(exec_lag)
+
+
+def check_schedule(rebalance: str, band, vol_target) -> tuple[float, float | None]:
+    """Step 1's checks of the rebalance rule, the band and the vol target (UsageError)."""
     if rebalance not in REBALANCE:
         raise UsageError(f"unknown rebalance rule {rebalance!r}", f"choose one of: {', '.join(REBALANCE)}")
     if rebalance == "band":
@@ -359,6 +352,24 @@ def plan(
         vol_target = float(vol_target)
         if not (math.isfinite(vol_target) and vol_target > 0):
             raise UsageError(f"vol_target must be > 0, got {vol_target}", "an annualized volatility, e.g. 0.15")
+    return band, vol_target
+
+
+def plan(
+    weights: pd.DataFrame,
+    prices: pd.DataFrame,
+    *,
+    fees_bp=None,
+    slippage_bp=None,
+    exec_lag: int = 1,
+    rebalance: str = "change",
+    band: float = 0.05,
+    vol_target: float | None = None,
+    fallback: str = CASH,
+) -> Plan:
+    """Steps 1-5 of the module doc: validated arrays, traded targets and the rebalance schedule."""
+    exec_lag = check_exec_lag(exec_lag)
+    band, vol_target = check_schedule(rebalance, band, vol_target)
     px = _check_prices(prices)
     assets = [c for c in px.columns if c != CASH]
     fallback = str(fallback)

@@ -178,9 +178,9 @@ def sweep_cmd(
         strategies_dir,
     )  # fmt: skip
     runmod._check_spec(spec)
-    from ..sweep.inputs import check_engine_args
+    from ..engine import check_schedule
 
-    check_engine_args(spec.rebalance, spec.band, spec.vol_target)
+    check_schedule(spec.rebalance, spec.band, spec.vol_target)
 
     from ..sweep import evaluate, prepare
 

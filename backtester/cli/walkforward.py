@@ -66,7 +66,7 @@ def walkforward_cmd(
     the thesis strategies use a default grid (printed with the results)."""
     from .. import run as runmod
     from .. import walkforward as W
-    from ..sweep.inputs import check_engine_args
+    from ..engine import check_schedule
 
     # every argument check first: nothing is read before the arguments are known to be valid
     grid_source = "given"
@@ -89,7 +89,7 @@ def walkforward_cmd(
         strategies_dir,
     )  # fmt: skip
     runmod._check_spec(spec)
-    check_engine_args(spec.rebalance, spec.band, spec.vol_target)
+    check_schedule(spec.rebalance, spec.band, spec.vol_target)
 
     from ..paths import reports_dir as resolve_reports
 

@@ -17,7 +17,6 @@ been run with ``--start dates[a] --end dates[b-1]``: one prepared input set serv
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,21 +80,6 @@ def _align(f: Factors, assets: list[str], gold: str) -> Factors:
     return f.restrict(assets)
 
 
-def check_engine_args(rebalance: str, band: float, vol_target: float | None) -> tuple[float, float | None]:
-    """The checks ``engine.plan`` makes on the schedule and the vol target (UsageError)."""
-    if rebalance not in MODES:
-        raise UsageError(f"unknown rebalance rule {rebalance!r}", f"choose one of: {', '.join(MODES)}")
-    if rebalance == "band":
-        band = float(band)
-        if not (0 < band <= 1):
-            raise UsageError(f"band must be in (0, 1], got {band}", "e.g. 0.05 for 5 percentage points")
-    if vol_target is not None:
-        vol_target = float(vol_target)
-        if not (math.isfinite(vol_target) and vol_target > 0):
-            raise UsageError(f"vol_target must be > 0, got {vol_target}", "an annualized volatility, e.g. 0.15")
-    return float(band), vol_target
-
-
 def from_prices(
     prices: pd.DataFrame,
     factors: Factors,
@@ -113,9 +97,8 @@ def from_prices(
     from .. import engine
     from ..market import check_holdable
 
-    if isinstance(exec_lag, bool) or not isinstance(exec_lag, int | np.integer) or exec_lag < 1:
-        raise UsageError(f"exec_lag must be an integer >= 1, got {exec_lag!r}", "a decision fills at a later close")
-    band, vol_target = check_engine_args(rebalance, band, vol_target)
+    exec_lag = engine.check_exec_lag(exec_lag)
+    band, vol_target = engine.check_schedule(rebalance, band, vol_target)
     px = engine._check_prices(prices)
     assets = [c for c in px.columns if c != CASH]
     check_holdable([fallback])
@@ -164,9 +147,10 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     from .. import run as runmod
     from .. import signals as sig
     from .. import strategy as st
+    from ..engine import check_schedule
 
     runmod._check_spec(spec)
-    band, vol_target = check_engine_args(spec.rebalance, spec.band, spec.vol_target)
+    band, vol_target = check_schedule(spec.rebalance, spec.band, spec.vol_target)
     strat = strategy or st.get(spec.strategy, spec.strategies_dir)
     base = strat.resolve(spec.params)
     combos = Combos(grid, base)
