@@ -8,7 +8,7 @@ semantics below are exact: the sweep kernel (issue 6) reuses :func:`plan` and mi
 Inputs
 ------
 ``prices``: index = consecutive NYSE sessions (decision dates), one column per holdable asset, plus
-``CASH`` (the cash index, :func:`backtester.market.cash_index`; no gaps). NaN = no fresh close that
+``CASH`` (the cash index, :func:`backtester.data.market.cash_index`; no gaps). NaN = no fresh close that
 session. ``weights``: targets decided at the 16:00 ET close of each date (point in time is the caller's
 job), one column per asset; ``CASH`` is always ``1 - sum`` (a ``CASH`` column is ignored). A row that is
 all NaN is "no new decision" (the previous target stands); NaN next to numbers is 0. Weights are taken
@@ -80,8 +80,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .data.market import CASH, check_holdable
 from .errors import DataError, UsageError
-from .market import CASH, check_holdable
 
 FEES_BP: dict[str, float] = {
     "GLD": 1.0, "SPY": 1.0, "QQQ": 1.0, "TLT": 1.0, "IEF": 1.0,
@@ -188,7 +188,7 @@ def resolve_costs(assets, fees_bp=None, slippage_bp=None) -> tuple[dict[str, flo
 
 
 def _check_prices(prices) -> pd.DataFrame:
-    from .calendar import nyse_sessions
+    from .data.calendar import nyse_sessions
 
     if not isinstance(prices, pd.DataFrame) or len(prices) == 0:
         raise UsageError("no prices to backtest on", "load them with market.load_prices")

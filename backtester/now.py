@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import catalog
-from .calendar import next_session, session_on_or_before
+from .data import catalog
+from .data.calendar import next_session, session_on_or_before
+from .data.pit import as_known_on
 from .errors import UsageError
-from .pit import as_known_on
 
 
 def read_holdings(path: str | None) -> dict[str, float]:

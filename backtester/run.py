@@ -145,9 +145,10 @@ def _window(store, spec: RunSpec, assets: list[str]) -> tuple[pd.Timestamp, pd.T
 
 
 def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> Run:
-    from . import engine, market, metrics
+    from . import engine, metrics
     from . import signals as sig
     from . import strategy as st
+    from .data import market
 
     _check_spec(spec)
     strat = st.get(spec.strategy, spec.strategies_dir)
@@ -230,7 +231,7 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         r.trades.to_csv(tmp / "trades.csv", index=False, float_format="%.10g")
         sc = [c for c in signal_columns(run.signals)]
         run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
-        from .significance import significance_of_returns
+        from .research.significance import significance_of_returns
 
         try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
             significance = significance_of_returns(rets)
@@ -270,7 +271,7 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
 
 
 def _plain(obj):
-    from .cli.common import plain
+    from .jsonplain import plain
 
     return plain(obj)
 

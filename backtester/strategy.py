@@ -73,7 +73,7 @@ class Strategy:
     fallback: str = "CASH"  # where the weight of an asset without a price goes
     assets: Callable[[dict], tuple[str, ...]] | None = None  # holdable assets the weights may name
     source: str = field(default="built-in", compare=False)
-    # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.sweep.factors.Factors, the
+    # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.strategies.factors.Factors, the
     # weights of many parameter sets at once; must agree with ``fn`` (without it the sweep calls ``fn``)
     sweep_fn: Callable | None = field(default=None, compare=False, repr=False)
 
@@ -121,11 +121,11 @@ def _from_module(mod) -> list[Strategy]:
 
 
 def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
-    import strategies as builtin
+    import backtester.strategies as builtin
 
     out: dict[str, Strategy] = {}
     for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda i: i.name):
-        for s in _from_module(importlib.import_module(f"strategies.{info.name}")):
+        for s in _from_module(importlib.import_module(f"backtester.strategies.{info.name}")):
             out[s.name] = s
     if strategies_dir:
         d = Path(strategies_dir)

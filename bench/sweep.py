@@ -78,8 +78,8 @@ def best_of(fn, n: int) -> float:
 
 
 def store_from(snapshot: Path, root: Path):
-    from backtester.snapshot import import_snapshot
-    from backtester.store import Store
+    from backtester.data.importer import import_snapshot
+    from backtester.data.store import Store
 
     store = Store(root)
     import_snapshot(snapshot, store)
@@ -90,10 +90,10 @@ def bench_engines(store, n: int, bt_combos: int) -> dict:
     import numpy as np
 
     from backtester import strategy as st
+    from backtester.research.sweep import evaluate, parse_grid, prepare
+    from backtester.research.sweep.evaluation import COLUMNS, run_factors
+    from backtester.research.sweep.inputs import window_arrays
     from backtester.run import RunSpec
-    from backtester.sweep import evaluate, parse_grid, prepare
-    from backtester.sweep.evaluation import COLUMNS, run_factors
-    from backtester.sweep.inputs import window_arrays
 
     spec = RunSpec("static-mix", start="2015-01-02", rebalance="monthly", fees_bp=10, slippage_bp=0, benchmark="GLD")
     g = parse_grid(GRID, st.get("static-mix"))
@@ -200,10 +200,10 @@ def child_100k(data_dir: str) -> None:
     import tracemalloc
 
     from backtester import strategy as st
+    from backtester.data.store import Store
+    from backtester.research.sweep import evaluate, parse_grid, prepare
+    from backtester.research.sweep.evaluation import _kernel
     from backtester.run import RunSpec
-    from backtester.store import Store
-    from backtester.sweep import evaluate, parse_grid, prepare
-    from backtester.sweep.evaluation import _kernel
 
     _kernel()
     warm = prepare(Store(data_dir), RunSpec("seed-thesis"), parse_grid(["floor=0.08,0.1"], st.get("seed-thesis")))

@@ -26,8 +26,8 @@ def snapshot_dir() -> Path:
 @pytest.fixture(scope="session")
 def snapshot_store(tmp_path_factory, snapshot_dir):
     """A store filled from the whole snapshot once per test session (read-only for tests)."""
-    from backtester.snapshot import import_snapshot
-    from backtester.store import Store
+    from backtester.data.importer import import_snapshot
+    from backtester.data.store import Store
 
     root = tmp_path_factory.mktemp("store")
     store = Store(root)

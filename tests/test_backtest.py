@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtester import market, signals
+from backtester import signals
+from backtester.data import market
 from backtester.run import RunSpec, run_backtest
 from backtester.strategy import registry
 from tests.conftest import run_cli
@@ -205,8 +206,8 @@ def test_bad_arguments_exit_2(snapshot_store, tmp_path, args, text):
 
 
 def test_broken_store_exits_1(tmp_path, snapshot_dir):
-    from backtester.snapshot import import_snapshot
-    from backtester.store import Store
+    from backtester.data.importer import import_snapshot
+    from backtester.data.store import Store
 
     store = Store(tmp_path / "s")
     import_snapshot(snapshot_dir, store)

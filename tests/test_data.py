@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtester import availability, catalog, validate
+from backtester.data import availability, catalog, validate
+from backtester.data.importer import import_snapshot
+from backtester.data.pit import as_known_on
+from backtester.data.store import Store
 from backtester.errors import DataError
-from backtester.pit import as_known_on
-from backtester.snapshot import import_snapshot
-from backtester.store import Store
 from tests.conftest import run_cli
 
 
@@ -284,7 +284,7 @@ def test_lock_is_exclusive(small_store):
 # ---------------------------------------------------------------- pulls (fetch injected; online sources are
 # tested against a local HTTP server in test_sources.py)
 def test_pull_is_incremental_and_atomic(small_store):
-    from backtester.pull import pull_series
+    from backtester.data.pull import pull_series
 
     spec = catalog.get("SOFR")
     old = small_store.read("SOFR")
@@ -326,7 +326,7 @@ def test_availability_rules_are_monotone():
 
 
 def test_unexpected_exception_is_one_line(monkeypatch, snapshot_store):
-    from backtester import store as store_mod
+    from backtester.data import store as store_mod
 
     def boom(self, sid):
         raise RuntimeError("disk on fire")

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtester import engine, market
-from backtester.calendar import nyse_sessions
+from backtester import engine
+from backtester.data import market
+from backtester.data.calendar import nyse_sessions
 from backtester.errors import DataError, UsageError
 from backtester.paths import default_snapshot_dir
 from tests.reference_rebalancer import reference_backtest
@@ -391,7 +392,7 @@ def test_importing_the_engine_does_not_import_vectorbt():
     import sys
 
     code = (
-        "import sys, backtester.engine, backtester.metrics, backtester.market;"
+        "import sys, backtester.engine, backtester.metrics, backtester.data.market;"
         "assert 'vectorbt' not in sys.modules and 'numba' not in sys.modules, 'heavy import at start-up'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)

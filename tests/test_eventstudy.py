@@ -1,4 +1,4 @@
-"""Event study (``backtester.eventstudy``, ``hedge events``) on the real snapshot."""
+"""Event study (``backtester.research.eventstudy``, ``hedge events``) on the real snapshot."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtester import eventstudy as es
-from backtester.calendar import nyse_sessions
+from backtester.data.calendar import nyse_sessions
+from backtester.research import eventstudy as es
 from tests.conftest import run_cli
 
 QT_ENDS = ("2019-07-31", "2025-10-29")
@@ -87,7 +87,7 @@ def test_stats_and_baseline(snapshot_store, qt_end):
 
 def test_no_event_before_its_available_on(snapshot_store):
     from backtester import signals
-    from backtester.events import events
+    from backtester.data.fomc import events
 
     fomc = events()
     for et in ("qt-end", "qt-start", "qe-start", "rmp-start"):

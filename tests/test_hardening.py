@@ -30,10 +30,11 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from backtester import availability, catalog, config, validate
+from backtester.data import availability, catalog, validate
+from backtester.data import credentials as config
+from backtester.data.importer import import_snapshot
+from backtester.data.store import Store
 from backtester.errors import DataError
-from backtester.snapshot import import_snapshot
-from backtester.store import Store
 from tests.conftest import run_cli
 
 HEAVY = ("vectorbt", "quantstats", "plotly", "matplotlib", "numba")
@@ -476,8 +477,8 @@ class CutServer:
     ],
 )
 def test_pull_with_body_cut_mid_csv_leaves_store_unchanged(tmp_path, snapshot_dir, monkeypatch, mode):
-    from backtester.pull import pull_series
-    from backtester.sources import http
+    from backtester.data.pull import pull_series
+    from backtester.data.sources import http
 
     store = Store(tmp_path / "s")
     import_snapshot(snapshot_dir, store, series=["SOFR"])

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from backtester import overfit
+from backtester.research.sweep import overfit
 
 
 def test_expected_max_sharpe_is_the_papers_sr0():
@@ -155,7 +155,7 @@ def test_compiled_cscv_is_the_plain_loop_bit_for_bit_in_any_number_of_parts(S):
     from backtester._numba import ensure_numba_cache
 
     ensure_numba_cache()
-    from backtester.sweep.cscv import pbo_logits
+    from backtester.research.sweep.cscv import pbo_logits
 
     rng = np.random.default_rng(S)
     e = rng.normal(0.0003, 0.01, (30, 25 * S))

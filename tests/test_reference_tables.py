@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from backtester import events as ev
-from backtester import gdp_releases as gdp
+from backtester.data import fomc as ev
+from backtester.data import gdp_releases as gdp
 from backtester.errors import UsageError
 
 # ---------------------------------------------------------------- GDP first releases

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from backtester import signals
-from backtester.calendar import nyse_sessions
-from backtester.events import events as event_table
+from backtester.data.calendar import nyse_sessions
+from backtester.data.fomc import events as event_table
 from tests.conftest import run_cli
 
 

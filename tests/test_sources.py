@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtester import sources
-from backtester.catalog import CATALOG
+from backtester.data import sources
+from backtester.data.catalog import CATALOG
+from backtester.data.sources import http
 from backtester.errors import DataError
-from backtester.sources import http
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 KEY = "abcdef0123456789secretkey"

@@ -16,12 +16,12 @@ import pytest
 
 from backtester import engine
 from backtester.errors import UsageError
+from backtester.research.sweep import Combos, check_size, evaluate, parse_grid, prepare
+from backtester.research.sweep.evaluation import metrics_of
+from backtester.research.sweep.inputs import from_prices
 from backtester.run import RunSpec, run_backtest
+from backtester.strategies.factors import Factors, for_strategy
 from backtester.strategy import get
-from backtester.sweep import Combos, check_size, evaluate, parse_grid, prepare
-from backtester.sweep.evaluation import metrics_of
-from backtester.sweep.factors import Factors, for_strategy
-from backtester.sweep.inputs import from_prices
 from tests.conftest import run_cli
 from tests.test_engine import synthetic_prices
 
@@ -282,9 +282,9 @@ def test_invalid_combinations_and_sub_windows(snapshot_store, signals):
 def test_threads_blocks_and_trade_buffers_change_no_number(snapshot_store, signals):
     import numba
 
-    from backtester.sweep import kernel
-    from backtester.sweep.evaluation import COLUMNS, run_factors
-    from backtester.sweep.inputs import window_arrays
+    from backtester.research.sweep import kernel
+    from backtester.research.sweep.evaluation import COLUMNS, run_factors
+    from backtester.research.sweep.inputs import window_arrays
 
     g = parse_grid(["floor=0.07:0.12:0.01", "spread_bp=0,10", "gold=0.3,0.5,0.8", "btc=0.2,0.5"], get("seed-thesis"))
     inp = prepare(snapshot_store, RunSpec("seed-thesis", rebalance="monthly"), g, signals=signals)
@@ -314,7 +314,7 @@ def test_threads_blocks_and_trade_buffers_change_no_number(snapshot_store, signa
 
 
 def test_schedule_keys_are_pandas_months_and_iso_weeks():
-    from backtester.sweep.inputs import schedule_keys
+    from backtester.research.sweep.inputs import schedule_keys
 
     days = pd.date_range("1999-12-20", "2032-01-10", freq="D")
     iso = days.isocalendar()

@@ -182,7 +182,7 @@ def test_usage_errors_exit_2(snapshot_store, args):
 
 # ---------------------------------------------------------------- the verdict rules
 def _ctx(growth=None, official=None, asof="2026-08-19", returns=None):
-    from backtester.thesis.claims import Context
+    from backtester.research.thesis.claims import Context
 
     idx = pd.DatetimeIndex([SINCE])
     frame = pd.DataFrame({"fed_assets_13w_change": [-70.0], "qt_state": ["qt"], "qt_ended": [0.0]}, index=idx)
@@ -199,7 +199,7 @@ def _ctx(growth=None, official=None, asof="2026-08-19", returns=None):
     "rate,months,verdict", [(70.0, 6.0, "held"), (150.0, 6.0, "held"), (30.0, 6.0, "failed"), (90.0, 1.0, "too early")]
 )
 def test_qe_rule(rate, months, verdict):
-    from backtester.thesis.claims import qe_follows
+    from backtester.research.thesis.claims import qe_follows
 
     g = {"bn_per_month": rate, "slope_bn_per_month": rate, "months": months, "end_observation": "2026-06-01",
          "base_observation": "2025-11-26", "start": "2025-12-01"}  # fmt: skip
@@ -212,14 +212,14 @@ def test_qe_rule(rate, months, verdict):
      (None, "2026-08-19", "failed")],
 )  # fmt: skip
 def test_qt_end_rule(effective, asof, verdict):
-    from backtester.thesis.claims import qt_ends_soon
+    from backtester.research.thesis.claims import qt_ends_soon
 
     off = {"announced": "2025-10-29", "effective": effective} if effective else None
     assert qt_ends_soon(_ctx(official=off, asof=asof))["verdict"] == verdict
 
 
 def test_returns_rule_too_early_and_held():
-    from backtester.thesis.claims import gold_bitcoin_win
+    from backtester.research.thesis.claims import gold_bitcoin_win
 
     own = {a: {"start_close": 1.0} for a in ("GLD", "BTC-USD", "SPY", "CASH")}
     common = {"GLD": 0.2, "BTC-USD": 0.3, "SPY": 0.1, "CASH": 0.01}
@@ -261,7 +261,7 @@ def test_significance_json_matches_run(saved_run):
 
 def test_significance_for_run_reads_the_folder(saved_run):
     from backtester.bootstrap import sharpe_difference_test
-    from backtester.significance import significance_for_run
+    from backtester.research.significance import significance_for_run
 
     reports, run = saved_run
     got = significance_for_run(reports / run["run_id"], n_boot=300, seed=3)

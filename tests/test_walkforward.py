@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtester import walkforward as W
 from backtester.errors import UsageError
+from backtester.research import walkforward as W
+from backtester.research.sweep import evaluation as ev
+from backtester.research.sweep import parse_grid, prepare
 from backtester.run import RunSpec, run_backtest
 from backtester.strategy import get
-from backtester.sweep import evaluation as ev
-from backtester.sweep import parse_grid, prepare
 from tests.conftest import run_cli
 
 GRID = ["floor=0.08,0.10,0.12", "spread_bp=0,10", "gold=0.3,0.7", "btc=0.1,0.3"]  # 24 combinations

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UsageError
+from ..jsonplain import plain  # noqa: F401  (re-exported: common.plain)
 
 
 class Format(str, Enum):
@@ -29,8 +30,8 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Output format: tabl
 
 
 def open_store(data_dir: str | None, *, must_exist: bool = True):
+    from ..data.store import Store
     from ..paths import data_dir as resolve
-    from ..store import Store
 
     store = Store(resolve(data_dir))
     if must_exist:
@@ -51,31 +52,6 @@ def parse_date(value: str | None, what: str):
     return ts
 
 
-def plain(obj: Any) -> Any:
-    """Make an object json-plain: numbers as floats/ints (NaN -> null), dates ISO, numpy scalars unwrapped."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [plain(v) for v in obj]
-    if obj is None or obj is pd.NaT:
-        return None
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        return None if not math.isfinite(f) else f
-    if isinstance(obj, pd.Timestamp | _dt.datetime):
-        return None if pd.isna(obj) else obj.strftime("%Y-%m-%d")
-    if isinstance(obj, _dt.date):
-        return obj.isoformat()
-    if isinstance(obj, np.datetime64):
-        return None if np.isnat(obj) else str(obj)[:10]
-    return obj
 
 
 def emit_json(obj: dict) -> None:

@@ -41,7 +41,7 @@ def import_(
     fmt: FormatOpt = Format.table,
 ):
     """Validate every file of a snapshot folder, then write them all to the store (atomically)."""
-    from ..snapshot import import_snapshot
+    from ..data.importer import import_snapshot
 
     store = common.open_store(data_dir, must_exist=False)
     n = len(series) if series else 25
@@ -72,7 +72,7 @@ def import_(
 def status_rows(store) -> tuple[str, list[dict]]:
     import pandas as pd
 
-    from .. import catalog
+    from ..data import catalog
 
     asof = store.last_common_date()
     rows = []
@@ -104,7 +104,7 @@ def status(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table):
     """Every stored series: source, units, first/last date, rows, staleness against its frequency."""
     store = common.open_store(data_dir)
     asof, rows = status_rows(store)
-    missing = sorted(set(__import__("backtester.catalog", fromlist=["x"]).CATALOG) - {r["series"] for r in rows})
+    missing = sorted(set(__import__("backtester.data.catalog", fromlist=["x"]).CATALOG) - {r["series"] for r in rows})
     if fmt is Format.json:
         common.emit_json({"data_dir": str(store.root), "asof": asof, "series": rows, "missing": missing})
         return
@@ -140,8 +140,8 @@ def show(
     """Show a series' last rows, or (with --asof) the value known at a decision date."""
     import pandas as pd
 
-    from .. import catalog
-    from ..pit import as_known_on
+    from ..data import catalog
+    from ..data.pit import as_known_on
 
     spec = catalog.get(series)
     store = common.open_store(data_dir)
@@ -200,8 +200,8 @@ def pull(
     fmt: FormatOpt = Format.table,
 ):
     """Fetch series online (FRED, Yahoo, Treasury, LBMA), validate, then write them all atomically."""
-    from .. import catalog
-    from ..pull import pull_series
+    from ..data import catalog
+    from ..data.pull import pull_series
 
     ids = series or list(catalog.CATALOG)
     specs = [catalog.get(s) for s in ids]

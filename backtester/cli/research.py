@@ -1,7 +1,8 @@
 """Research commands: ``hedge events`` (event study), ``hedge thesis`` (the essay scored out of sample)
 and ``hedge significance`` (bootstrap of a saved run's edge).
 
-Thin over ``backtester.eventstudy``, ``backtester.thesis`` and ``backtester.significance`` (the rules
+Thin over ``backtester.research.eventstudy``, ``backtester.research.thesis`` and
+``backtester.research.significance`` (the rules
 are in their docstrings and printed with the tables).
 """
 
@@ -114,7 +115,7 @@ def events_cmd(
     fmt: FormatOpt = Format.table,
 ):
     """Event study: forward returns after Fed balance-sheet events and liquidity-signal events, dated when known."""
-    from .. import eventstudy as es
+    from ..research import eventstudy as es
 
     types_ = es.check_types(types)
     hz = es.check_horizons(horizons)
@@ -252,17 +253,17 @@ def thesis_cmd(
 
     day = common.parse_date(since, "--since")
     if html is not None:
-        from ..thesis.page import check_html_path
+        from ..report.thesis_page import check_html_path
 
         check_html_path(html)
     store = common.open_store(data_dir)
     ensure_numba_cache()
-    from ..thesis import score
+    from ..research.thesis import score
 
     result = score(store, day)
     written = None
     if html is not None:
-        from ..thesis.page import write_page
+        from ..report.thesis_page import write_page
 
         written = write_page(result, html)
     if fmt is Format.json:
@@ -291,7 +292,7 @@ def significance_cmd(
 
     from ..errors import UsageError
     from ..paths import reports_dir as resolve_reports
-    from ..significance import significance_for_run
+    from ..research.significance import significance_for_run
 
     root = resolve_reports(reports_dir)
     run_dir = Path(root) / run_id

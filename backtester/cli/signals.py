@@ -29,7 +29,7 @@ def resolve_asof(frame, store, asof: str | None):
     before it; a date outside the data is a UsageError."""
     import pandas as pd
 
-    from ..calendar import session_on_or_before
+    from ..data.calendar import session_on_or_before
 
     when = common.parse_date(asof, "--asof") if asof is not None else store.last_common_date()
     first, last = frame.index[0], pd.Timestamp(frame.attrs.get("data_end", frame.index[-1]))
@@ -87,8 +87,8 @@ def signals_cmd(
 ):
     """Liquidity signals on a decision date: reserves/GDP, RRP, spreads, QT state, FOMC events, stress, regime."""
     from .. import signals
-    from ..events import events as event_table
-    from ..plots import check_plot_path, signals_timeline
+    from ..data.fomc import events as event_table
+    from ..report.charts import check_plot_path, signals_timeline
 
     plot_path = check_plot_path(plot) if plot else None
     export_path = _check_export(export) if export else None

@@ -64,8 +64,8 @@ def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, st
     """The checks on the strategy, ``--param``, ``--grid``, its size and ``--metric`` (UsageError), before any
     data is read; returns (the Strategy, the Grid). Shared with ``hedge walkforward``."""
     from .. import strategy as st
-    from ..sweep import check_size, parse_grid
-    from ..sweep.evaluation import METRICS
+    from ..research.sweep import check_size, parse_grid
+    from ..research.sweep.evaluation import METRICS
 
     strat = st.get(strategy, strategies_dir)
     fixed = st.parse_params(param)
@@ -159,7 +159,7 @@ def sweep_cmd(
     """Evaluate every combination of a parameter grid (same costs, window and metrics as `hedge backtest`),
     print the best, the deflated Sharpe of the best and the probability of backtest overfitting (CSCV)."""
     from .. import run as runmod
-    from ..plots import check_plot_path
+    from ..report.charts import check_plot_path
 
     # every argument check first: nothing is read before the grid is known to be valid
     strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir)
@@ -182,7 +182,7 @@ def sweep_cmd(
 
     check_schedule(spec.rebalance, spec.band, spec.vol_target)
 
-    from ..sweep import evaluate, prepare
+    from ..research.sweep import evaluate, prepare
 
     store = common.open_store(data_dir)
     inp = prepare(store, spec, g, strategy=strat)
@@ -227,7 +227,7 @@ def sweep_cmd(
         "notes": list(inp.notes),
     }  # no timings in the json: the same sweep on the same data prints the same bytes
     if heatmap is not None:
-        from ..sweep.heatmap import write_heatmap
+        from ..report.heatmap import write_heatmap
 
         ttl = f"{strategy} sweep, {res.start} .. {res.end}"
         out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl))

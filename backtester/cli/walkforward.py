@@ -1,7 +1,7 @@
 """``hedge walkforward``: rolling train/test windows; the best parameters of each training window (the sweep
 engine) trade the next test window only; the test windows form one out-of-sample book with its tearsheet.
 
-Windows, the continuous book and the degradation are defined in :mod:`backtester.walkforward`. The grid,
+Windows, the continuous book and the degradation are defined in :mod:`backtester.research.walkforward`. The grid,
 ``--param`` and ``--metric`` go through ``hedge sweep``'s checks; without ``--grid`` a thesis strategy
 uses its default grid (``walkforward.DEFAULT_GRIDS``, printed with the results). Every argument check
 runs before any data is read. The stitched run is saved as a run folder (``hedge report RUN_ID`` works
@@ -65,8 +65,8 @@ def walkforward_cmd(
     test window only, and measure the stitched out-of-sample book against the benchmark. Without --grid,
     the thesis strategies use a default grid (printed with the results)."""
     from .. import run as runmod
-    from .. import walkforward as W
     from ..engine import check_schedule
+    from ..research import walkforward as W
 
     # every argument check first: nothing is read before the arguments are known to be valid
     grid_source = "given"

@@ -82,7 +82,7 @@ def _chart(name: str, svg: str) -> str:
 
 def render_report(run, title: str | None = None) -> str:
     """The tearsheet of a loaded run (``load.load_saved_run``) as one HTML string."""
-    from ..events import events as fomc_events
+    from ..data.fomc import events as fomc_events
     from . import panels as P
     from . import tables as T
     from .tearsheet import PANELS_MARK, quantstats_page, quiet
@@ -135,7 +135,7 @@ def render_report(run, title: str | None = None) -> str:
                                          if n_trades > T.TRADES_SHOWN else "")
                  + ". Size: signed weight change; value and cost in units of the initial capital.",
                  f"<details{' open' if n_trades <= 60 else ''}><summary>trade list</summary>{trades}</details>"),
-        _section("events", "FOMC balance-sheet events in the period", "From backtester.events.",
+        _section("events", "FOMC balance-sheet events in the period", "From backtester.data.fomc.",
                  T.events_html(ev, rets.index[0], rets.index[-1])),
         _section("manifest", "Run manifest", "Everything needed to reproduce and audit this run.",
                  T.manifest_html(run, v)),

@@ -50,7 +50,7 @@ Signals (json keys of ``hedge signals``; USD in billions, ratios as fractions, s
   new raw state replaces the current one only after ``qt_confirm_weeks`` (2) consecutive weekly readings.
   It is the balance sheet's direction, not the official program (it reads ``qt`` when 2009-2012 emergency
   lending ran off, for instance); for the official program use the FOMC signals.
-* FOMC table (``backtester.events``), each event usable from its ``available_on`` (the announcement
+* FOMC table (``backtester.data.fomc``), each event usable from its ``available_on`` (the announcement
   day's close): ``last_event_type`` (label; ``last_event_label`` has the text), ``days_since_qt_end``
   (calendar days since the latest qt-end announcement; unknown before the first), ``qt_ended`` (1.0 when
   a qt-end has been announced and no qt-start since; 0.0 otherwise, also before any event). "From a
@@ -91,9 +91,9 @@ Fed was not expanding: compare stress levels within a regime of monetary operati
 
 from __future__ import annotations
 
+from ._asof import decision_date, snapshot_row
 from ._frame import INPUTS, compute
-from ._snapshot import decision_date, snapshot_row
-from .config import BOOLS, KEYS, LABELS, SIGNALS, SignalConfig, SignalDef, StressComponent
+from .definitions import BOOLS, KEYS, LABELS, SIGNALS, SignalConfig, SignalDef, StressComponent
 
 __all__ = [
     "BOOLS",

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from . import _native as nv
-from .config import SignalConfig
+from .definitions import SignalConfig
 
 
 def _components(cfg: SignalConfig):

@@ -17,7 +17,7 @@ def event_columns(out, ev: pd.DataFrame | None) -> None:
     dd, n = out.dd, out.n
     keys = ("last_event_type", "last_event_label", "days_since_qt_end", "qt_ended")
     if ev is None:
-        why = np.full(n, "the FOMC event table (backtester.events) is not installed", dtype=object)
+        why = np.full(n, "the FOMC event table (backtester.data.fomc) is not installed", dtype=object)
         for k in keys:
             label = k in ("last_event_type", "last_event_label")
             out.put(

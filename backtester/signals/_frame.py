@@ -7,12 +7,12 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from ..calendar import nyse_sessions
+from ..data.calendar import nyse_sessions
 from ..errors import DataError
 from . import _native as nv
 from ._composite import regime, stress
 from ._fomc import event_columns
-from .config import KEYS, LABELS, SignalConfig
+from .definitions import KEYS, LABELS, SignalConfig
 
 INPUTS = ("WALCL", "WRESBAL", "WTREGEN", "RRPONTSYD", "SOFR", "EFFR", "IORB", "GDP")
 FRAME_START = pd.Timestamp("2002-12-18")  # FRED's H.4.1 series (millions) start here
@@ -83,7 +83,7 @@ def compute(store, start=None, end=None, config: SignalConfig | None = None, *, 
     """The signal frame: one row per NYSE decision date, one column per signal plus provenance.
 
     ``store`` is a ``Store`` or any mapping ``series id -> stored frame`` (``date``, value columns,
-    ``available_on``). ``events`` is the FOMC event table (default: ``backtester.events.events()``;
+    ``available_on``). ``events`` is the FOMC event table (default: ``backtester.data.fomc.events()``;
     pass an empty frame to leave the event signals unknown). The whole history is always computed
     (the hysteresis states depend on it) and then cut to ``[start, end]``.
     """
@@ -128,7 +128,7 @@ def _events(events):
     if events is not None:
         return events
     try:
-        from ..events import events as table
+        from ..data.fomc import events as table
     except ModuleNotFoundError:
         return None
     return table()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import catalog
+from ..data import catalog
 
 NS = "datetime64[ns]"
 NAT = np.datetime64("NaT", "ns")

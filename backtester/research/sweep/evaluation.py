@@ -1,0 +1,250 @@
+"""Evaluate every combination of prepared inputs on a window, in chunks, with the compiled kernel.
+
+``evaluate(inputs, window=(a, b), metric="sharpe")`` returns a :class:`SweepResult`: one row per
+combination (the grid values, the metrics of ``metrics.py``, ``valid``), the best valid row by the
+metric, the deflated Sharpe ratio of that best row and the PBO by CSCV over the valid rows, and the
+benchmark's metrics on the same window. Only one row of numbers per combination (plus its per-block
+sums, 16 x 2 floats) is kept: no equity curve outlives its combination.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ...errors import UsageError
+from .inputs import MODES, Inputs, window_arrays
+
+# metric -> True when larger is better
+METRICS = {
+    "sharpe": True, "sortino": True, "cagr": True, "total_return": True, "calmar": True, "max_drawdown": True,
+    "volatility": False, "turnover": False, "costs": False,
+}  # fmt: skip
+# the kernel's M_* order
+COLUMNS = [
+    "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "turnover_total",
+    "turnover", "costs", "costs_annual", "sr_period", "skew", "kurtosis", "rebalances",
+]  # fmt: skip
+DEFAULT_CHUNK = 4096
+INVALID = {1: "weights sum above 1", 2: "negative weight"}
+
+
+@dataclass
+class SweepResult:
+    frame: pd.DataFrame  # one row per combination: grid values, metrics, valid, invalid_reason
+    metric: str
+    higher_is_better: bool
+    start: str
+    end: str
+    days: int
+    n_total: int
+    n_valid: int
+    best: dict | None  # the best valid row (grid values + metrics), None if no valid row
+    best_index: int | None
+    deflated_sharpe: dict | None
+    pbo: dict | None
+    benchmark: dict | None
+    elapsed: float
+    block_sums: np.ndarray | None = None  # (C, S, 2) per-block sum of excess returns and of their squares
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_invalid(self) -> int:
+        return self.n_total - self.n_valid
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        v = self.frame[self.frame["valid"]]
+        return v.sort_values(self.metric, ascending=not self.higher_is_better, na_position="last", kind="stable").head(
+            n
+        )
+
+
+def _kernel():
+    from ..._numba import ensure_numba_cache
+
+    ensure_numba_cache()
+    from . import kernel
+
+    return kernel
+
+
+def _threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+def _window(inp: Inputs, window) -> tuple[int, int]:
+    if window is None:
+        return 0, len(inp.dates)
+    a, b = window
+    a = 0 if a is None else inp.index_of(a)
+    b = len(inp.dates) if b is None else (int(b) if isinstance(b, int | np.integer) else inp.index_of(b, "right"))
+    return a, b
+
+
+def feature_changes(features: np.ndarray) -> np.ndarray:
+    """(P, T) bool: the features of each pattern differ from the previous row's (True on row 0)."""
+    P, _, T = features.shape
+    chg = np.ones((P, T), dtype=np.bool_)
+    if T > 1:
+        chg[:, 1:] = (features[:, :, 1:] != features[:, :, :-1]).any(axis=1)
+    return chg
+
+
+def run_factors(
+    inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict | None = None, *, cap_limit: int = 0
+) -> None:
+    """Run the kernel for ``factors`` (one chunk) on window ``wa``, filling the output rows in place
+    (``cap_limit``: tests only, see ``kernel.run_chunk``)."""
+    k = _kernel()
+    key = (id(factors.features), wa.a, wa.b)
+    if cache is not None and cache.get("key") == key:
+        feats, fchg, ev_ptr, ev_idx = cache["arrays"]
+    else:
+        feats = np.ascontiguousarray(factors.features[:, :, wa.a : wa.b])
+        fchg = feature_changes(feats)
+        T = len(wa.dates)
+        rows, idx = np.nonzero(fchg[:, :T] | wa.ev[None, :])  # per pattern, the rows that may trigger
+        ev_ptr = np.searchsorted(rows, np.arange(fchg.shape[0] + 1)).astype(np.int64)
+        ev_idx = idx.astype(np.int64)
+        if cache is not None:
+            cache.update(key=key, arrays=(feats, fchg, ev_ptr, ev_idx), ref=factors.features)
+    k.run_chunk(
+        feats, fchg, factors.pattern, factors.loadings, wa.close, wa.close_num, wa.fresh, wa.listed, wa.lchg, ev_ptr,
+        ev_idx, wa.cashx, wa.growth / k.CAPITAL, wa.cret, wa.key, MODES[inp.rebalance], float(inp.band), wa.cov,
+        np.nan if inp.vol_target is None else float(inp.vol_target), inp.fallback, inp.fees, inp.slippage,
+        wa.edges, out, tim, blocks, status, _threads(), cap_limit,
+    )  # fmt: skip
+
+
+def _frame(inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, valid: np.ndarray) -> pd.DataFrame:
+    """The result frame, built in one go: grid values, metrics (NaN for invalid rows), ``rebalances`` as
+    Int64, ``time_in_<asset>``, ``valid``, ``invalid_reason``."""
+    cols: dict = {}
+    if inp.grid is not None:
+        cols.update(inp.combos.columns())
+    bad = ~valid
+    for k, name in enumerate(COLUMNS):
+        v = out[:, k]
+        if name == "rebalances":
+            cols[name] = pd.array(np.where(valid, v, 0.0).astype(np.int64), dtype="Int64")
+            cols[name][bad] = pd.NA
+        else:
+            cols[name] = np.where(valid, v, np.nan)
+    for i, asset in enumerate(inp.assets):
+        cols[f"time_in_{asset}"] = np.where(valid, tim[:, i], np.nan)
+    cols["valid"] = valid
+    reasons = np.full(len(status), None, dtype=object)
+    for code, why in INVALID.items():
+        reasons[status == code] = why
+    cols["invalid_reason"] = reasons.tolist()
+    return pd.DataFrame(cols)
+
+
+def evaluate(
+    inp: Inputs,
+    *,
+    window=None,
+    metric: str = "sharpe",
+    blocks: int = 16,
+    chunk: int = DEFAULT_CHUNK,
+    progress: Callable[[int, int], None] | None = None,
+    keep_blocks: bool = False,
+    stats: bool = True,
+) -> SweepResult:
+    """Every combination of ``inp`` on ``window`` = (a, b): session positions [a, b) or dates (inclusive),
+    None = all prepared sessions. ``metric`` ranks the rows; ``blocks`` (even) is the CSCV block count."""
+    from . import overfit
+
+    if metric not in METRICS:
+        raise UsageError(f"unknown metric {metric!r}", f"use one of: {', '.join(METRICS)}")
+    if blocks < 2 or blocks % 2:
+        raise UsageError(f"--pbo-blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)")
+    _kernel()  # import (or compile, the first time ever) before the clock starts
+    t_start = time.perf_counter()
+    a, b = _window(inp, window)
+    wa = window_arrays(inp, a, b, blocks)
+    C = inp.n_combos
+    n = len(inp.assets)
+    S = len(wa.edges) - 1
+    out = np.full((C, len(COLUMNS)), np.nan)
+    tim = np.zeros((C, n))
+    blk = np.zeros((C, max(S, 0), 2))
+    status = np.full(C, -1, dtype=np.int8)
+    if inp.factors is None:  # the generic path builds dense weights per chunk: keep chunks small
+        chunk = min(chunk, 256)
+    done = 0
+    cache: dict = {}
+    while done < C:
+        hi = min(C, done + chunk)
+        f = inp.chunk_factors(done, hi)
+        run_factors(inp, wa, f, out[done:hi], tim[done:hi], blk[done:hi], status[done:hi], cache)
+        done = hi
+        if progress is not None:
+            progress(done, C)
+    valid = status == 0
+    frame = _frame(inp, out, tim, status, valid)
+    higher = METRICS[metric]
+    T = len(wa.dates)
+    best_index = best = None
+    dsr = pbo = None
+    if valid.any():
+        m = frame[metric].to_numpy(float)  # NaN on invalid rows
+        if not np.isnan(m).all():  # the first best row, as Series.idxmax / idxmin
+            best_index = int(np.nanargmax(m) if higher else np.nanargmin(m))
+            best = frame.loc[best_index].to_dict()
+    if stats and best_index is not None:
+        srs = frame["sr_period"].to_numpy(float)[valid]
+        dsr = overfit.deflated_sharpe(
+            sr=float(frame.at[best_index, "sr_period"]),
+            skew=float(frame.at[best_index, "skew"]),
+            kurtosis=float(frame.at[best_index, "kurtosis"]),
+            n_obs=T,
+            sr_trials=srs,
+        )
+        if S >= 2:
+            sizes = np.diff(wa.edges).astype(float)
+            pbo = overfit.pbo_cscv(blk[valid], sizes)
+        else:
+            pbo = {"pbo": None, "reason": f"the window has {T} returns: too few for {blocks} blocks"}
+    bench = None
+    if inp.benchmark is not None:
+        bo = np.full((1, len(COLUMNS)), np.nan)
+        bt = np.zeros((1, n))
+        bb = np.zeros((1, max(S, 0), 2))
+        bs = np.full(1, -1, dtype=np.int8)
+        run_factors(inp, wa, inp.benchmark, bo, bt, bb, bs)
+        bench = dict(zip(COLUMNS, bo[0].tolist(), strict=True)) if bs[0] == 0 else None
+        if bench is not None:
+            bench["time_in_market"] = {x: float(bt[0, i]) for i, x in enumerate(inp.assets)}
+    return SweepResult(
+        frame=frame,
+        metric=metric,
+        higher_is_better=higher,
+        start=str(wa.dates[0].date()),
+        end=str(wa.dates[-1].date()),
+        days=T,
+        n_total=C,
+        n_valid=int(valid.sum()),
+        best=best,
+        best_index=best_index,
+        deflated_sharpe=dsr,
+        pbo=pbo,
+        benchmark=bench,
+        elapsed=time.perf_counter() - t_start,
+        block_sums=blk if keep_blocks else None,
+    )
+
+
+def metrics_of(result: SweepResult, i: int, assets: list[str]) -> dict:
+    """Row ``i`` in the layout of ``metrics.compute`` (for comparisons with ``run_backtest``)."""
+    r = result.frame.loc[i]
+    out = {k: float(r[k]) for k in COLUMNS if k not in ("sr_period", "skew", "kurtosis", "rebalances")}
+    out["time_in_market"] = {a: float(r[f"time_in_{a}"]) for a in assets}
+    out["days"] = result.days
+    return out

@@ -1,0 +1,169 @@
+"""Parameter grids: ``--grid name=v1,v2,...`` or ``--grid name=start:stop:step`` -> validated value lists.
+
+A range includes ``stop`` when it falls on the grid (``0:0.5:0.05`` is 11 values, 0 to 0.5); float
+values are rounded to 10 decimals so ``0.1 + 2 * 0.1`` is the float ``0.3`` that ``--param x=0.3``
+gives. Every value is parsed and range-checked by the strategy's own :class:`~backtester.strategy.Param`,
+so a grid value is exactly what ``hedge backtest --param`` would use. All checks happen before any
+work: an unknown name, an empty range, a bad value, a name given twice (or also as ``--param``), or
+more combinations than the maximum are usage errors (exit 2).
+
+:class:`Combos` is the lazy product (the last grid name varies fastest): ``combos[i]`` is the full,
+resolved parameter dict of combination ``i`` (fixed ``--param`` values and defaults included).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UsageError
+
+DEFAULT_MAX_COMBINATIONS = 200_000
+MAX_RANGE_VALUES = 100_000
+ROUND = 10
+
+
+@dataclass(frozen=True)
+class Grid:
+    names: tuple[str, ...]
+    values: tuple[tuple, ...]  # parsed values per name, in the order given
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(v) for v in self.values) if self.names else 0
+
+    def as_dict(self) -> dict[str, list]:
+        return {n: list(v) for n, v in zip(self.names, self.values, strict=True)}
+
+
+def _num(text: str, what: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not a number", "write --grid name=start:stop:step") from None
+    if not math.isfinite(v):
+        raise UsageError(f"{what} {text!r} is not finite", "write --grid name=start:stop:step")
+    return v
+
+
+def _range(name: str, text: str, is_int: bool) -> list:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise UsageError(f"--grid {name}={text}: a range is start:stop:step", f"e.g. --grid {name}=0:0.5:0.05")
+    start, stop, step = (
+        _num(p.strip(), f"--grid {name}: {w}") for p, w in zip(parts, ("start", "stop", "step"), strict=True)
+    )
+    if step <= 0:
+        raise UsageError(f"--grid {name}={text}: step must be > 0", "give a positive step; start <= stop")
+    if start > stop:
+        raise UsageError(f"--grid {name}={text} is an empty range (start > stop)", "give start <= stop")
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    if count > MAX_RANGE_VALUES:
+        raise UsageError(f"--grid {name}={text} has {count:,} values", "use a larger step")
+    if is_int and all(float(x).is_integer() for x in (start, stop, step)):
+        return [int(start) + i * int(step) for i in range(count)]
+    return [round(start + i * step, ROUND) for i in range(count)]
+
+
+def parse_grid(items: list[str] | None, strategy, fixed: dict | None = None) -> Grid:
+    """``["name=v1,v2", "name=a:b:s"]`` -> a :class:`Grid` of parsed values (UsageError on any problem)."""
+    names: list[str] = []
+    values: list[tuple] = []
+    fixed = {k.lower() for k in (fixed or {})}
+    for item in items or []:
+        if "=" not in item:
+            raise UsageError(f"--grid {item!r} is not name=values", "write --grid name=v1,v2 or name=start:stop:step")
+        name, text = (s.strip() for s in item.split("=", 1))
+        name = name.lower()
+        if name not in strategy.params:
+            raise UsageError(
+                f"unknown parameter {name!r} for strategy {strategy.name}",
+                f"its parameters are: {', '.join(strategy.params) or 'none'}",
+            )
+        if name in names:
+            raise UsageError(f"--grid {name} is given twice", "give each parameter once")
+        if name in fixed:
+            raise UsageError(f"{name} is both swept (--grid) and fixed (--param)", "drop one of them")
+        p = strategy.params[name]
+        if not text:
+            raise UsageError(f"--grid {name}= has no values", f"e.g. --grid {name}=v1,v2 or start:stop:step")
+        if ":" in text and p.type is not str:
+            raw = _range(name, text, p.type is int)
+        else:
+            raw = [v.strip() for v in text.split(",")]
+            if any(v == "" for v in raw):
+                raise UsageError(f"--grid {name}={text} has an empty value", "separate values with single commas")
+        parsed = [p.parse(name, v) for v in raw]
+        parsed = list(dict.fromkeys(parsed))  # duplicates would only be evaluated twice
+        names.append(name)
+        values.append(tuple(parsed))
+    if not names:
+        raise UsageError(
+            f"no --grid for strategy {strategy.name}",
+            f"sweep at least one of its parameters: {', '.join(strategy.params) or 'none'}",
+        )
+    return Grid(tuple(names), tuple(values))
+
+
+def check_size(grid: Grid, max_combinations: int) -> int:
+    n = grid.size
+    if max_combinations < 1:
+        raise UsageError(f"--max-combinations {max_combinations} is below 1", "give a positive maximum")
+    if n > max_combinations:
+        sizes = " x ".join(f"{len(v)} {k}" for k, v in zip(grid.names, grid.values, strict=True))
+        raise UsageError(
+            f"the grid has {n:,} combinations ({sizes}), more than the maximum {max_combinations:,}",
+            "use coarser steps or raise --max-combinations",
+        )
+    return n
+
+
+class Combos(Sequence):
+    """The grid's combinations as full parameter dicts, generated on demand (no list of dicts is kept)."""
+
+    def __init__(self, grid: Grid, base: dict):
+        self.grid = grid
+        self.base = dict(base)  # resolved defaults + fixed params
+        self._sizes = [len(v) for v in grid.values]
+        self._n = grid.size
+
+    def __len__(self) -> int:
+        return self._n
+
+    def indices(self, i: int) -> list[int]:
+        out = []
+        for s in reversed(self._sizes):
+            i, r = divmod(i, s)
+            out.append(r)
+        return out[::-1]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        p = dict(self.base)
+        for name, vals, j in zip(self.grid.names, self.grid.values, self.indices(i), strict=True):
+            p[name] = vals[j]
+        return p
+
+    def __iter__(self):
+        for combo in itertools.product(*self.grid.values):
+            p = dict(self.base)
+            p.update(zip(self.grid.names, combo, strict=True))
+            yield p
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """One array per grid name: the value of that parameter in each combination."""
+        idx = np.indices(self._sizes).reshape(len(self._sizes), -1) if self._sizes else np.zeros((0, 0), int)
+        out = {}
+        for k, (name, vals) in enumerate(zip(self.grid.names, self.grid.values, strict=True)):
+            arr = np.array(vals, dtype=object if isinstance(vals[0], str) else None)
+            out[name] = arr[idx[k]]
+        return out
