@@ -52,8 +52,6 @@ def parse_date(value: str | None, what: str):
     return ts
 
 
-
-
 def emit_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(plain(obj), allow_nan=False) + "\n")
 
