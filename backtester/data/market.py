@@ -51,6 +51,16 @@ def check_holdable(assets) -> list[str]:
     return out
 
 
+def holdable_assets(store) -> list[str]:
+    """Every asset a strategy may hold that has prices in ``store`` (CASH excluded), in catalog order.
+
+    The one list that price features, strategy validation and benchmarks use; issue 12 extends it to
+    the user's declared price series.
+    """
+    have = set(store.ids())
+    return [a for a in catalog.HOLDABLE if a != CASH and a in have]
+
+
 def cash_index(dff: pd.Series, sessions) -> pd.Series:
     """CASH price index on ``sessions`` from DFF (percent per year, one value per calendar day).
 
