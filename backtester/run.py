@@ -67,7 +67,7 @@ class Run:
     def summary(self) -> dict:
         return {
             "run_id": self.run_id,
-            "strategy_name": self.spec.strategy,
+            "strategy_name": self.strategy.name,
             "benchmark_name": self.benchmark_label,
             "params": self.params,
             "period": {"start": self.metrics["start"], "end": self.metrics["end"]},
@@ -122,10 +122,29 @@ def data_fingerprint(store) -> dict:
     return {"hash": h, "series": series}
 
 
-def run_id_for(spec: RunSpec, params: dict, data_hash: str) -> str:
+def run_id_for(spec: RunSpec, params: dict, data_hash: str, strategy: Strategy | None = None) -> str:
+    """``<strategy name>-<12 hex>``: a hash of the resolved options, the data and the tool's version. A
+    strategy file counts by its name and content (sha256), not by the path it was given as."""
+    from .strategies.files import file_of
+
     key = {**asdict(spec), "params": params, "strategies_dir": None, "data": data_hash, "version": __version__}
+    name = spec.strategy
+    fs = file_of(strategy) if strategy is not None else None
+    if fs is not None:
+        name = fs.name
+        key["strategy"] = {"file": fs.name, "sha256": fs.sha256}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{spec.strategy}-{digest}"
+    return f"{name}-{digest}"
+
+
+def with_history(signals: pd.DataFrame, dates) -> pd.DataFrame:
+    """The signal rows a strategy sees for decisions on ``dates``: every row up to the last date (so
+    windowed features -- ``sma(GLD, 200)``, ``mean(x, 20)`` in strategy files -- do not depend on where a run
+    starts) plus ``dates`` themselves. Take the weights of ``dates`` from the result with ``reindex``."""
+    dates = pd.DatetimeIndex(dates)
+    if len(dates) == 0:
+        return signals.reindex(dates)
+    return signals.reindex(signals.index[signals.index <= dates[-1]].union(dates))
 
 
 def _window(store, spec: RunSpec, assets: list[str]) -> tuple[pd.Timestamp, pd.Timestamp, list[str]]:
@@ -144,14 +163,16 @@ def _window(store, spec: RunSpec, assets: list[str]) -> tuple[pd.Timestamp, pd.T
     return start, end, notes
 
 
-def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> Run:
+def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None) -> Run:
+    """One run. ``strategy``: the strategy object to use instead of resolving ``spec.strategy`` (``hedge
+    rerun`` passes the copy of the strategy file saved with the run)."""
     from . import engine, metrics
     from . import signals as sig
     from . import strategy as st
     from .data import market
 
     _check_spec(spec)
-    strat = st.get(spec.strategy, spec.strategies_dir)
+    strat = strategy or st.get(spec.strategy, spec.strategies_dir)
     params = strat.resolve(spec.params)
     bstrat, bparams, blabel = benchmark_strategy(spec.benchmark)
     assets = [a if a != "GLD" else spec.gold for a in (strat.assets(params) if strat.assets else ())]
@@ -167,7 +188,7 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     if signals is None:
         signals = sig.compute(store)
     s = signals.reindex(dates)
-    w = _gold_swap(strat.weights(s, params), spec.gold)
+    w = _gold_swap(strat.weights(with_history(signals, dates), params).reindex(dates), spec.gold)
     bw = bstrat.weights(s, bparams)
     kw = dict(
         fees_bp=spec.fees_bp,
@@ -195,16 +216,42 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     cash = metrics.from_arrays(res.cash_returns.to_numpy(), res.cash_returns.to_numpy())
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
-    rid = run_id_for(spec, params, data["hash"])
+    rid = run_id_for(spec, params, data["hash"], strat)
     return Run(rid, spec, params, strat, blabel, res, bres, m, bm, s, notes, unknown, data)
 
 
 # ---------------------------------------------------------------- saving
-def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
-    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
+def experiment_of(run: Run, title: str | None = None, report: bool = False) -> dict:
+    """The fully resolved experiment of a run, as ``hedge rerun`` reads it back: every run option (the
+    strategy as given, raw params, window, costs, lag, rebalance, gold, benchmark), the resolved params,
+    the report choices, and for a strategy file its name, sha256 and the copy saved beside run.json."""
+    from .strategies.files import file_of
 
-    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
+    fs = file_of(run.strategy)
+    return {
+        **asdict(run.spec),
+        "resolved_params": run.params,
+        "title": title,
+        "report": bool(report),
+        "strategy_file": None
+        if fs is None
+        else {"name": fs.name, "sha256": fs.sha256, "copy": STRATEGY_COPY, "source": str(fs.path)},
+    }
+
+
+STRATEGY_COPY = "strategy.toml"
+
+
+def save_run(
+    run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, experiment: dict | None = None
+) -> Path:
+    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json, and for a
+    strategy file a copy of it) atomically.
+
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
+    ``experiment``: the resolved experiment (default :func:`experiment_of` the run)."""
     from .signals import signal_columns
+    from .strategies.files import file_of
 
     reports_dir = Path(reports_dir)
     final = reports_dir / run.run_id
@@ -237,7 +284,11 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
             significance = significance_of_returns(rets)
         except UsageError:  # too few days of returns
             significance = None
+        fs = file_of(run.strategy)
+        if fs is not None:
+            (tmp / STRATEGY_COPY).write_text(fs.text)
         manifest = {
+            "experiment": experiment if experiment is not None else experiment_of(run),
             "run_id": run.run_id,
             "tool": "liquidity-hedge",
             "version": __version__,

@@ -131,6 +131,9 @@ def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
         d = Path(strategies_dir)
         if not d.is_dir():
             raise UsageError(f"strategies folder {d} does not exist", "pass a folder of strategy modules")
+        from .strategies import files
+
+        out.update(files.load_dir(d))  # *.toml strategy files (nothing in them runs)
         for path in sorted(d.glob("*.py")):
             modname = f"hedge_user_strategies.{path.stem}"
             spec = importlib.util.spec_from_file_location(modname, path)
@@ -149,6 +152,10 @@ def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
 
 
 def get(name: str, strategies_dir: str | Path | None = None) -> Strategy:
+    from .strategies import files
+
+    if files.is_strategy_file(name):
+        return files.load_strategy(name)
     reg = registry(strategies_dir)
     if name not in reg:
         raise UsageError(f"unknown strategy {name!r}", f"known strategies: {', '.join(reg)} (see `hedge strategies`)")

@@ -42,7 +42,7 @@ def _register_optional():
     """Command modules added by later work register themselves when present."""
     import importlib
 
-    for name in ("signals", "backtest", "report", "sweep", "research", "walkforward"):
+    for name in ("signals", "backtest", "report", "sweep", "research", "walkforward", "experiment"):
         try:
             importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as e:

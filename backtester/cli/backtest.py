@@ -35,10 +35,18 @@ BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="An asset (SPY) o
 
 
 @app.command("strategies")
-def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = Format.table):
-    """List the strategies with their parameters (type, default, min, max)."""
+def strategies_cmd(
+    strategies_dir: StrategiesDirOpt = None,
+    show: Annotated[
+        str | None, typer.Option("--show", help="Explain one strategy file (.toml): params, rules, assets.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+):
+    """List the strategies (built-in, and *.py / *.toml in --strategies-dir) with their parameters."""
     from ..strategy import registry
 
+    if show is not None:
+        return _show_file(show, fmt)
     reg = registry(strategies_dir)
     out = {
         name: {
@@ -69,6 +77,38 @@ def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = For
         )
         rows.append([name, s["description"], ps])
     common.table("strategies", ["name", "description", "parameters (default [range])"], rows)
+
+
+def _show_file(path: str, fmt: Format) -> None:
+    from ..strategies import files
+
+    if not files.is_strategy_file(path):
+        raise UsageError(f"--show {path!r} is not a .toml strategy file", "give the path of a .toml file")
+    info = files.load(path).explain()
+    if fmt is Format.json:
+        common.emit_json({"strategy": info})
+        return
+    con = common.console()
+    con.print(f"{info['name']}  ({info['source']}, sha256 {info['sha256'][:12]})", highlight=False, markup=False)
+    if info["description"]:
+        con.print(info["description"], highlight=False, markup=False)
+    common.table(
+        "parameters",
+        ["name", "type", "default", "range", "help"],
+        [
+            [k, p["type"], p["default"], "-" if p["min"] is None else f"{p['min']:g} .. {p['max']:g}", p["help"]]
+            for k, p in info["params"].items()
+        ],
+    )
+    rows = []
+    for r in info["rules"]:
+        cond = "otherwise" if r["default"] else f"when {r['when']}"
+        w = ", ".join(f"{a} = {v}" for a, v in r["weights"].items()) or "all CASH"
+        rows.append([str(r["rule"]), r["label"], cond, w + " (rest CASH)"])
+    common.table(
+        "rules, first true wins (an unknown condition does not fire)", ["#", "label", "condition", "weights"], rows
+    )
+    con.print("no rule true: all CASH", highlight=False, markup=False)
 
 
 METRIC_ROWS = [
@@ -156,7 +196,7 @@ def backtest_cmd(
 ):
     """Backtest a strategy against a benchmark on the store's data, with costs, and save the run."""
     from ..paths import reports_dir as resolve_reports
-    from ..run import run_backtest, save_run
+    from ..run import experiment_of, run_backtest, save_run
 
     spec = spec_from_options(
         strategy,
@@ -180,7 +220,7 @@ def backtest_cmd(
     from . import ARGV
 
     command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
-    path = save_run(run, resolve_reports(reports_dir), command=command)
+    path = save_run(run, resolve_reports(reports_dir), command=command, experiment=experiment_of(run, title, report))
     if export_weights:
         run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
     out = {**run.summary(), "run_dir": str(path)}
@@ -191,9 +231,10 @@ def backtest_cmd(
     if fmt is Format.json:
         common.emit_json(out)
         return
+    name = run.strategy.name
     metrics_table(
-        f"{strategy} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
-        {strategy: run.metrics, run.benchmark_label: run.bench_metrics},
+        f"{name} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
+        {name: run.metrics, run.benchmark_label: run.bench_metrics},
     )
     con = common.console()
     for n in run.notes:

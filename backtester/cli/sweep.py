@@ -203,7 +203,7 @@ def sweep_cmd(
     frame = res.frame
     top_rows = res.top(top)
     out = {
-        "strategy_name": strategy,
+        "strategy_name": strat.name,
         "metric": metric,
         "higher_is_better": res.higher_is_better,
         "grid": g.as_dict(),

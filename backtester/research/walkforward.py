@@ -257,11 +257,12 @@ def stitched_weights(inp, choices: list[Choice]) -> pd.DataFrame:
     from ..run import _gold_swap
 
     parts = []
+    hist = inp.history if inp.history is not None else inp.signals
     for ch in choices:
         w = ch.window
-        sig = inp.signals.iloc[: w.test_b]
+        sig = hist.loc[: inp.dates[w.test_b - 1]]
         wk = _gold_swap(inp.strategy.weights(sig, {**inp.base_params, **ch.params}), inp.gold)
-        parts.append(wk.iloc[w.test_a : w.test_b])
+        parts.append(wk.reindex(inp.dates[w.test_a : w.test_b]))
     out = pd.concat(parts).fillna(0.0)
     return out.reindex(columns=[c for c in out.columns if c in inp.assets])
 
