@@ -46,19 +46,24 @@ def main(argv=None) -> int:
         import_snapshot(snap, store)
         signals = sig.compute(store)
         rows = {}
-        for label, name in (("built-in seed-thesis", "seed-thesis"), ("file seed-thesis.toml", "examples/seed-thesis.toml")):
+        for label, name in (
+            ("built-in seed-thesis", "seed-thesis"),
+            ("file seed-thesis.toml", "examples/seed-thesis.toml"),
+        ):
             strat = st.get(str(REPO / name) if name.endswith(".toml") else name)
             g = parse_grid(GRID, strat)
-            spec = RunSpec(name, rebalance="change")
+            spec = RunSpec(name)
             evaluate(prepare(store, spec, parse_grid(["floor=0.08,0.1"], strat), signals=signals, strategy=strat))
-            inp, t_prep = best_of(lambda strat=strat, g=g, spec=spec: prepare(store, spec, g, signals=signals, strategy=strat))
+            inp, t_prep = best_of(
+                lambda strat=strat, g=g, spec=spec: prepare(store, spec, g, signals=signals, strategy=strat)
+            )
             res, t_eval = best_of(lambda inp=inp: evaluate(inp))
             rows[label] = (inp, res, t_prep, t_eval)
         (a, ra, *_), (b, rb, *_) = rows.values()
         cols = ["sharpe", "cagr", "max_drawdown", "turnover"]
         diff = float(np.nanmax(np.abs(ra.frame[cols].to_numpy() - rb.frame[cols].to_numpy())))
         print(f"grid {GRID}: {ra.n_total:,} combinations, {a.factors.features.shape[0]:,} threshold sets")
-        for label, (inp, res, tp, te) in rows.items():
+        for label, (_, res, tp, te) in rows.items():
             print(f"  {label:24s} prepare {tp:6.2f} s  evaluate {te:6.2f} s  ({res.n_total / te:,.0f} combinations/s)")
         print(f"  max |difference| of sharpe/cagr/max_drawdown/turnover between the two: {diff:.1e}")
     return 0

@@ -183,7 +183,8 @@ def test_rerun_refuses_an_unknown_or_edited_run(tmp_path, store_dir):
 
 def test_walkforward_of_the_file_equals_the_builtin(tmp_path, store_dir):
     args = ["--grid", "floor=0.08,0.1,0.12", "--grid", "spread_bp=0,5", "--train", "3y", "--test", "1y",
-            "--no-report", "--data-dir", store_dir, "--reports-dir", str(tmp_path / "r"), "--format", "json"]  # fmt: skip
+            "--no-report", "--data-dir", store_dir, "--reports-dir", str(tmp_path / "r"),
+            "--format", "json"]  # fmt: skip
     a = _ok("walkforward", str(EXAMPLES / "seed-thesis.toml"), *args)
     b = _ok("walkforward", "seed-thesis", *args)
     assert a["strategy_name"] == "seed-thesis-file"

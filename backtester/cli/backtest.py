@@ -174,7 +174,7 @@ def spec_from_options(
 
 @app.command("backtest")
 def backtest_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     param: ParamOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -244,7 +244,7 @@ def backtest_cmd(
 
 @app.command("now")
 def now_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     param: ParamOpt = None,
     value: Annotated[
         float | None, typer.Option("--value", help="Portfolio value in USD (default: holdings total).")

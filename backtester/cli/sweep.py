@@ -125,7 +125,7 @@ def _heatmap_axes(grid, hx, hy) -> tuple[str, str]:
 
 @app.command("sweep")
 def sweep_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     grid: GridOpt = None,
     param: ParamOpt = None,
     metric: MetricOpt = "sharpe",
