@@ -69,8 +69,14 @@ def collect(store: str, reports: str) -> dict:
     }
     j = _cli(WALKFORWARD, store, reports)
     out["walkforward"] = {
-        "windows": [{"params": w["params"], "out_of_sample_metric": w["out_of_sample_metric"],
-                     "in_sample_metric": w["in_sample_metric"]} for w in j["windows"]],  # fmt: skip
+        "windows": [
+            {
+                "params": w["params"],
+                "out_of_sample_metric": w["out_of_sample_metric"],
+                "in_sample_metric": w["in_sample_metric"],
+            }
+            for w in j["windows"]
+        ],  # fmt: skip
         "strategy": _pick(j["out_of_sample"]["strategy"]),
         "benchmark": _pick(j["out_of_sample"]["benchmark"]),
         "degradation": j["degradation"],
@@ -90,7 +96,8 @@ def differences(expected, actual, path: str = "", rel: float = 1e-12) -> list[st
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(expected) != len(actual):
             return [f"{path}: {expected!r} != {actual!r}"]
-        return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in differences(e, a, f"{path}[{i}]", rel)]
+        pairs = enumerate(zip(expected, actual, strict=True))
+        return [d for i, (e, a) in pairs for d in differences(e, a, f"{path}[{i}]", rel)]
     if isinstance(expected, float) and isinstance(actual, int | float) and not isinstance(actual, bool):
         if math.isclose(expected, actual, rel_tol=rel, abs_tol=1e-15):
             return []
