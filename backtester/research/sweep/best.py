@@ -37,8 +37,11 @@ def best_run(store, inp, res):
     return run, warning
 
 
+SPA_KEYS = ("spa", "reality_check", "stepm")  # present with ``hedge sweep --spa``
+
+
 def sweep_record(summary: dict) -> dict:
     """The ``sweep`` entry of the best run's run.json, from the sweep's summary (its json object)."""
     keys = ("grid", "metric", "combinations", "period", "deflated_sharpe", "deflated_sharpe_detail", "pbo",
             "pbo_detail")  # fmt: skip
-    return {"sweep": {k: summary[k] for k in keys}}
+    return {"sweep": {**{k: summary[k] for k in keys}, **{k: summary[k] for k in SPA_KEYS if k in summary}}}
