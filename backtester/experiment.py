@@ -125,6 +125,10 @@ def rerun(store, reports_dir: Path, run_id: str):
     from .strategies import files
 
     man = load_run(reports_dir, run_id)
+    if "walkforward" in man:
+        raise UsageError(
+            f"run {run_id} is a walk-forward book, not one backtest", f"run its command again: {man.get('command')}"
+        )
     exp = man.get("experiment")
     if not isinstance(exp, dict):
         raise UsageError(f"run {run_id} has no saved experiment", "it was saved by an older version: run it again")

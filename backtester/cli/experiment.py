@@ -58,7 +58,7 @@ def run_cmd(
     Command-line options override the file."""
     from .. import experiment as ex
     from ..paths import reports_dir as resolve_reports
-    from ..run import _check_spec, experiment_of, run_backtest, save_run
+    from ..run import experiment_of, run_backtest, save_run
     from ..strategy import get, parse_params
 
     runs, opts = ex.load(experiment)
@@ -74,7 +74,7 @@ def run_cmd(
     do_report = opts["report"] if report is None else report
     page_title = title or opts["title"]
     for spec, _ in specs:  # every check before any data is read or anything is written
-        _check_spec(spec)
+        spec.check()
         get(spec.strategy, spec.strategies_dir).resolve(spec.params)
     store = common.open_store(data_dir)
     reports = resolve_reports(reports_dir)
