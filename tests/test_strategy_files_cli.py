@@ -93,6 +93,13 @@ def test_file_backtest_equals_builtin_backtest(tmp_path, store_dir):
     assert a["run_id"].startswith("seed-thesis-file-") and a["strategy_name"] == "seed-thesis-file"
     assert (Path(a["run_dir"]) / "strategy.toml").read_text() == (EXAMPLES / "seed-thesis.toml").read_text()
     assert (Path(a["run_dir"]) / "returns.csv").read_bytes() == (Path(b["run_dir"]) / "returns.csv").read_bytes()
+    # the tearsheet of a file run draws the signals its rules read, from the copy saved with the run
+    from backtester.report import _uses
+    from backtester.report.load import load_saved_run
+
+    assert _uses(load_saved_run(Path(a["run_dir"]))) == (
+        "reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "sofr_iorb_bp_20d", "qt_ended",
+    )  # fmt: skip
     # the run id does not depend on the path the file was given as
     shutil.copy(EXAMPLES / "seed-thesis.toml", tmp_path / "copy.toml")
     c = _ok("backtest", str(tmp_path / "copy.toml"), "--param", "floor=0.12", "--data-dir", store_dir,
@@ -191,3 +198,24 @@ def test_walkforward_of_the_file_equals_the_builtin(tmp_path, store_dir):
     assert len(a["windows"]) >= 5
     assert [w["params"] for w in a["windows"]] == [w["params"] for w in b["windows"]]
     assert a["out_of_sample"] == b["out_of_sample"]
+
+
+def test_run_with_report_then_rerun_rewrites_the_tearsheet(tmp_path, store_dir):
+    exp = tmp_path / "one.toml"
+    exp.write_text(
+        f'title = "TLT as the hedge"\nreport = true\nstrategy = "{EXAMPLES / "reserves-tlt.toml"}"\n'
+        'start = "2020-01-02"\nrebalance = "monthly"\n'
+    )
+    rep = tmp_path / "r"
+    out = _ok("run", str(exp), "--data-dir", store_dir, "--reports-dir", str(rep), "--format", "json")
+    (r,) = out["runs"]
+    assert out["compare"] is None and Path(r["report"]).is_file()
+    d = Path(r["run_dir"])
+    before = (d / "run.json").read_bytes()
+    assert json.loads(before)["experiment"]["title"] == "TLT as the hedge"
+    Path(r["report"]).unlink()
+    code, stdout, err = run_cli("rerun", r["run_id"], "--data-dir", store_dir, "--reports-dir", str(rep),
+                                "--format", "json")  # fmt: skip
+    assert code == 0, err
+    assert stdout == json.dumps(r) + "\n" and (d / "run.json").read_bytes() == before
+    assert "TLT as the hedge" in Path(r["report"]).read_text()

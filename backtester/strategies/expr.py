@@ -105,7 +105,7 @@ class Expr:
     text: str
     fn: Fn
     params: tuple[str, ...] = ()  # parameters it reads (sorted)
-    columns: tuple[str, ...] = ()  # signal columns it reads (px:<ASSET> included)
+    columns: tuple[str, ...] = ()  # signal columns it reads, in order of appearance (px:<ASSET> included)
     assets: tuple[str, ...] = ()  # assets whose prices it reads
 
     def __call__(self, ctx: Context):
@@ -121,7 +121,7 @@ class _Scope:
     assets: frozenset[str]
     scalar_only: bool
     used_params: set = field(default_factory=set)
-    used_columns: set = field(default_factory=set)
+    used_columns: dict = field(default_factory=dict)  # in order of appearance
     used_assets: set = field(default_factory=set)
 
     def fail(self, what: str, fix: str, node: ast.AST | None = None) -> UsageError:
@@ -305,7 +305,7 @@ def _name(node: ast.Name, sc: _Scope) -> tuple[Fn, str]:
     if sc.scalar_only:
         raise sc.fail(f"unknown parameter '{n}'", _suggest(n, sc.params) if sc.params else "declare it in [params]")
     if n in sc.columns:
-        sc.used_columns.add(n)
+        sc.used_columns.setdefault(n)
         return (lambda ctx: ctx.column(n)), ("label" if n in sc.labels else "num")
     if n in FUNCTIONS:
         raise sc.fail(f"'{n}' is a function", f"call it: {n}(...)", node)
@@ -398,7 +398,7 @@ def _asset(node, sc: _Scope, fname: str) -> str:
             f"unknown asset '{a}' in {fname}()", _suggest(a, sc.assets) if sc.assets else "no asset has prices"
         )
     sc.used_assets.add(a)
-    sc.used_columns.add(px.column(a))
+    sc.used_columns.setdefault(px.column(a))
     return a
 
 
@@ -504,9 +504,7 @@ def compile_condition(
     def cond(ctx, f=f):
         return _truth(f(ctx), ctx)
 
-    return Expr(
-        text, cond, tuple(sorted(sc.used_params)), tuple(sorted(sc.used_columns)), tuple(sorted(sc.used_assets))
-    )
+    return Expr(text, cond, tuple(sorted(sc.used_params)), tuple(sc.used_columns), tuple(sorted(sc.used_assets)))
 
 
 def compile_weight(text, where: str, *, params) -> Expr:
