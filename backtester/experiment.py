@@ -86,13 +86,16 @@ def _table(v, at) -> dict:
 
 
 def _spec(d: dict, at: str) -> RunSpec:
-    from .cli.common import parse_date
+    import datetime as dt
 
     kw = {k: v for k, v in d.items() if k in RUN_KEYS}
     for k in ("start", "end"):
         if k in kw and kw[k] is not None:
-            v = kw[k]
-            kw[k] = str(parse_date(v if isinstance(v, str) else str(v), f"{at}: {k}").date())
+            v = kw[k]  # TOML gives a date for a bare 2015-01-02, a str for a quoted one
+            try:
+                kw[k] = (v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))).isoformat()
+            except ValueError:
+                raise UsageError(f"{at}: {k} {v!r} is not a date", "use ISO YYYY-MM-DD") from None
     num, text = (int, float), (str,)
     types = {"fees_bp": num, "slippage_bp": num, "band": num, "vol_target": num, "exec_lag": (int,),
              "rebalance": text, "gold": text, "benchmark": text, "strategies_dir": text}  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated
 
 import typer
@@ -20,12 +19,6 @@ from .backtest import (
     metrics_table,
 )
 from .common import DataDirOpt, Format, FormatOpt
-
-
-def _command() -> str:
-    from . import ARGV
-
-    return "hedge " + " ".join(shlex.quote(a) for a in ARGV)
 
 
 @app.command("run")
@@ -56,9 +49,10 @@ def run_cmd(
 ):
     """Run what an experiment file declares; several [[run]] entries end in one compare page.
     Command-line options override the file."""
+    from .. import api
     from .. import experiment as ex
     from ..paths import reports_dir as resolve_reports
-    from ..run import experiment_of, run_backtest, save_run
+    from ..run import experiment_of, run_backtest
     from ..strategy import get, parse_params
 
     runs, opts = ex.load(experiment)
@@ -85,7 +79,7 @@ def run_cmd(
     for spec, run_title in specs:
         t = run_title or (page_title if len(specs) == 1 else None)
         run = run_backtest(store, spec, signals=signals)
-        path = save_run(run, reports, command=_command(), experiment=experiment_of(run, t, do_report))
+        path = api.save(run, reports, command=common.command_line(), experiment=experiment_of(run, t, do_report))
         out = {**run.summary(), "run_dir": str(path)}
         if do_report:
             from ..report import write_report
@@ -120,9 +114,9 @@ def rerun_cmd(
 ):
     """Run a saved run again from its folder (its resolved experiment and strategy-file copy): the same
     run id and byte-identical run.json, or an error saying what changed."""
+    from .. import api
     from .. import experiment as ex
     from ..paths import reports_dir as resolve_reports
-    from ..run import save_run
     from .report import _run_id
 
     reports = resolve_reports(reports_dir)
@@ -132,7 +126,7 @@ def rerun_cmd(
              "significance"}  # fmt: skip
     extra = {k: v for k, v in man.items() if k not in known}  # e.g. a sweep's best run keeps its "sweep" key
     exp = man["experiment"]
-    path = save_run(run, reports, command=man.get("command"), extra=extra or None, experiment=exp)
+    path = api.save(run, reports, command=man.get("command"), extra=extra or None, experiment=exp)
     out = {**run.summary(), "run_dir": str(path)}
     if exp.get("report"):
         from ..report import write_report
