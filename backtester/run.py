@@ -144,12 +144,16 @@ def _window(store, spec: RunSpec, assets: list[str]) -> tuple[pd.Timestamp, pd.T
     return start, end, notes
 
 
-def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> Run:
+def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None, progress=None) -> Run:
+    """Backtest ``spec`` on the store; ``progress`` (a :class:`backtester.progress.Progress`) sees the stages."""
     from . import engine, metrics
     from . import signals as sig
     from . import strategy as st
+    from ._numba import COMPILING, kernels_cached
     from .data import market
+    from .progress import ensure
 
+    progress = ensure(progress)
     _check_spec(spec)
     strat = st.get(spec.strategy, spec.strategies_dir)
     params = strat.resolve(spec.params)
@@ -159,12 +163,14 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     universe = list(dict.fromkeys(assets + bassets))
     market.check_holdable(universe)
     start, end, notes = _window(store, spec, universe or ["GLD"])
+    progress.stage("loading prices")
     prices, pnotes = market.load_prices(store, universe, start, end)
     if not spec.end:  # the default end is the store's last common date, not something the user asked for
         pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
     notes += pnotes
     dates = prices.index
     if signals is None:
+        progress.stage("computing signals")
         signals = sig.compute(store)
     s = signals.reindex(dates)
     w = _gold_swap(strat.weights(s, params), spec.gold)
@@ -177,6 +183,7 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
         band=spec.band,
         vol_target=spec.vol_target,
     )
+    progress.stage("simulating" if kernels_cached("portfolio", "base") else COMPILING)
     res = engine.backtest(
         w.reindex(columns=[c for c in w.columns if c in prices.columns]), prices, fallback=strat.fallback, **kw
     )
@@ -196,18 +203,39 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
     rid = run_id_for(spec, params, data["hash"])
+    progress.done()
     return Run(rid, spec, params, strat, blabel, res, bres, m, bm, s, notes, unknown, data)
 
 
 # ---------------------------------------------------------------- saving
-def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
+def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None) -> Path:
     """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
 
     ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
+    from .progress import ensure
     from .signals import signal_columns
 
+    progress = ensure(progress)
+    progress.stage("saving the run")
     reports_dir = Path(reports_dir)
     final = reports_dir / run.run_id
+    manifest = {
+        "run_id": run.run_id,
+        "tool": "liquidity-hedge",
+        "version": __version__,
+        "command": command,
+        "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
+        "strategy_source": run.strategy.source,
+        "summary": run.summary(),
+        "data": run.data,
+        **(extra or {}),
+    }
+    if _same_run(final / "run.json", manifest):
+        # the same run again (same spec, data and version): leave the saved run and its pages as they are,
+        # so a tearsheet never disagrees with run.json (only the command line would differ)
+        run.path = final
+        progress.done()
+        return final
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.", dir=reports_dir))
@@ -233,28 +261,15 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
         from .research.significance import significance_of_returns
 
+        progress.stage("bootstrapping the Sharpe difference")
         try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
             significance = significance_of_returns(rets)
         except UsageError:  # too few days of returns
             significance = None
-        manifest = {
-            "run_id": run.run_id,
-            "tool": "liquidity-hedge",
-            "version": __version__,
-            "command": command,
-            "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
-            "strategy_source": run.strategy.source,
-            "summary": run.summary(),
-            "data": run.data,
-            "significance": significance,
-            **(extra or {}),
-        }
+        manifest = {**manifest, "significance": significance}
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
-        if final.exists():
-            keep = [p for p in final.iterdir() if p.name.endswith(".html") or p.name == "assets"]
-            for p in keep:  # a saved run keeps its rendered reports
-                os.replace(p, tmp / p.name)
+        if final.exists():  # a changed run: its old pages describe something else, they go with it
             shutil.rmtree(final)
         os.replace(tmp, final)
     except OSError as e:
@@ -267,7 +282,22 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     run.path = final
+    progress.done()
     return final
+
+
+def _same_run(saved: Path, manifest: dict) -> bool:
+    """Whether ``saved`` (an existing run.json) records the run of ``manifest`` (apart from the command line
+    and the significance, which follows from the returns); False when there is none or it is damaged."""
+    try:
+        old = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return False
+    new = json.loads(json.dumps(_plain(manifest), sort_keys=True))
+    for k in ("command", "significance"):
+        old.pop(k, None)
+        new.pop(k, None)
+    return old == new
 
 
 def _plain(obj):

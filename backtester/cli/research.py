@@ -22,10 +22,10 @@ _TYPES_HELP = (
 
 
 def _fmt_event(e: dict) -> str:
+    """One event's return, with its date: ``2019-07-31 +18.4%`` (n/a: the data end before the horizon)."""
     if e["status"] == "ok":
-        return f"{e['date']} {common.fmt_pct(e['return'], 1)}"
-    end = f", ends {e['end_date']}" if e["status"] == "past data" and e["end_date"] else ""
-    return f"{e['date']} MISSING ({e['status']}{end})"
+        return f"{e['date']} {100 * e['return']:+.1f}%"
+    return f"{e['date']} n/a"
 
 
 def _events_tables(study: dict) -> None:
@@ -46,21 +46,22 @@ def _events_tables(study: dict) -> None:
                 ["known on (event date)", "announced", "effective", "label"],
                 [[e["date"], e["announced"], e["effective"], e["label"]] for e in evs],
             )
-        rows = []
+        rows, each = [], []
         for r in t["results"]:
             b = r["baseline"]
             if r["anecdotal"]:
+                got = [e["return"] for e in r["events"] if e["status"] == "ok"]
+                detail = f"{100 * min(got):+.1f}..{100 * max(got):+.1f}" if got else "-"
                 shown = [_fmt_event(e) for e in r["events"] if e["status"] != "overlap"]
-                detail = "; ".join(shown) or "-"
-                if r["n_overlap"]:
-                    detail += f" (+{r['n_overlap']} skipped: overlap)"
+                more = f" (+{r['n_overlap']} skipped: overlap)" if r["n_overlap"] else ""
+                each.append(f"{r['asset']} {r['horizon']}: {', '.join(shown) or '-'}{more}")
             else:
                 lo, hi = r["ci95"]
                 detail = f"[{common.fmt_pct(lo, 1)}, {common.fmt_pct(hi, 1)}]"
             rows.append(
                 [
                     r["asset"],
-                    f"{r['horizon']} ({r['sessions']})",
+                    f"{r['horizon']}/{r['sessions']}",
                     f"{r['n']}/{r['n_events']}",
                     common.fmt_pct(r["mean"], 1) if r["n"] else "MISSING",
                     common.fmt_pct(r["median"], 1),
@@ -71,26 +72,30 @@ def _events_tables(study: dict) -> None:
                 ]
             )
         caption = (
-            "n = counted events with data / all events (skipped: overlap or MISSING). "
+            "horizon/sessions; n = counted events with data / all events (skipped: overlap or n/a = the data "
+            "end before the horizon); n < 10: the range of the events' returns in %, each listed below. "
             + (t["note"] + ". " if t["note"] else "")
-            + "baseline = every decision date with a full horizon."
+            + "CI95: 95% interval of the mean; base = every decision date with a full horizon."
         )
         common.table(
             f"{t['type']}: forward returns from the known date",
             [
                 "asset",
-                "horizon (sessions)",
+                "horizon",
                 "n",
                 "mean",
                 "median",
                 "hit",
-                "95% CI of mean / each event",
-                "all days mean",
-                "all days hit",
+                "CI95 / range %",
+                "base mean",
+                "base hit",
             ],
             rows,
             caption=caption,
+            wrap=set(),
         )
+        if each:
+            con.print("each event (n < 10): " + "; ".join(each), highlight=False, markup=False)
     con.print(f"horizons in NYSE sessions: {hz}; prices: {ends}")
     from rich.markup import escape
 

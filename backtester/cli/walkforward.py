@@ -132,8 +132,8 @@ def _print(out: dict) -> None:
         rows.append(
             [
                 r["window"],
-                f"train {r['train_start']}..{r['train_end']}\ntest  {r['test_start']}..{r['test_end']}"
-                + ("*" if r["partial"] else ""),
+                r["train_start"],
+                f"{r['test_start']}..{r['test_end']}" + ("*" if r["partial"] else ""),
                 *[_num(r["params"][k]) for k in names],
                 _cell(r["in_sample_metric"], m),
                 _cell(r["out_of_sample_metric"], m),
@@ -145,7 +145,7 @@ def _print(out: dict) -> None:
     common.table(
         f"{out['strategy_name']} walk-forward vs {b}: train {out['train']}, embargo {out['embargo']}, test "
         f"{out['test']}, best by {m} of {out['combinations']:,} combinations",
-        ["#", "windows (return sessions)", *names, f"IS {m}", f"OOS {m}", f"{b} OOS", "OOS rank"],
+        ["#", "train from", "test window", *names, f"IS {m}", f"OOS {m}", f"{b} OOS", "OOS rank"],
         rows,
         caption="* partial: the data end inside the test window" if partial else None,
     )  # fmt: skip

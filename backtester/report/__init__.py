@@ -145,15 +145,20 @@ def render_report(run, title: str | None = None) -> str:
     return page.replace(PANELS_MARK, "\n".join(parts), 1)
 
 
-def write_report(run_dir, title: str | None = None) -> Path:
+def write_report(run_dir, title: str | None = None, progress=None) -> Path:
     """Write ``<run_dir>/tearsheet.html`` and refresh the reports index; return the tearsheet's path."""
+    from ..progress import ensure
     from .index import write_index
     from .load import load_saved_run
 
+    progress = ensure(progress)
+    progress.stage("writing the tearsheet (QuantStats)")
     run_dir = Path(run_dir)
     run = load_saved_run(run_dir)
     path = atomic_write_text(run_dir / TEARSHEET, render_report(run, title))
+    progress.stage("updating the reports index")
     write_index(run_dir.parent)
+    progress.done()
     return path
 
 

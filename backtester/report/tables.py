@@ -49,7 +49,11 @@ def by_regime(returns: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
                     "hit_rate": float((x > 0).mean()) if len(x) else np.nan,
                 }
             )
-    return pd.DataFrame(rows, columns=["regime", "series", "days", "share", "cagr", "volatility", "hit_rate"])
+    df = pd.DataFrame(rows, columns=["regime", "series", "days", "share", "cagr", "volatility", "hit_rate"])
+    bench = df[df["series"] == "benchmark"].set_index("regime")["cagr"]
+    # the strategy's CAGR minus the benchmark's in the same regime (NaN on the benchmark's own rows)
+    df["excess_cagr"] = np.where(df["series"] == "strategy", df["cagr"] - df["regime"].map(bench), np.nan)
+    return df
 
 
 def by_sample(returns: pd.DataFrame) -> dict[str, dict]:
@@ -84,10 +88,25 @@ def table(headers: list[str], rows: list[list], cls: str = "") -> str:
 def regime_html(df: pd.DataFrame, names: tuple[str, str]) -> str:
     label = {"strategy": names[0], "benchmark": names[1]}
     rows = [
-        [r.regime, label[r.series], r.days, _pct(r.share, 1), _pct(r.cagr), _pct(r.volatility), _pct(r.hit_rate, 1)]
+        [r.regime, label[r.series], r.days, _pct(r.share, 1), _pct(r.cagr),
+         _signed(r.excess_cagr) if r.series == "strategy" else "", _pct(r.volatility), _pct(r.hit_rate, 1)]
         for r in df.itertuples()
+    ]  # fmt: skip
+    heads = [
+        "regime",
+        "series",
+        "days",
+        "share of days",
+        "CAGR",
+        f"excess CAGR vs {names[1]}",
+        "volatility",
+        "hit rate",
     ]
-    return table(["regime", "series", "days", "share of days", "CAGR", "volatility", "hit rate"], rows, "regimes")
+    return table(heads, rows, "regimes")
+
+
+def _signed(v) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{100 * v:+.2f} pp"
 
 
 def sample_html(parts: dict[str, dict], names: tuple[str, str]) -> str:
