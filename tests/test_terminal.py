@@ -44,7 +44,10 @@ def commands(store: str, reports: str, ids: list[str]) -> dict[str, list[str]]:
         "thesis": ["thesis", *d],
         "significance": ["significance", ids[0], *r],
         "compare": ["compare", *ids, *r],
-        "sweep": ["sweep", "seed-thesis", "--grid", "floor=0.08:0.12:0.01", "--grid", "spread_bp=0,5", *d, *r],
+        "sweep": [  # four swept parameters: the least important metric columns make room
+            "sweep", "seed-thesis", "--grid", "floor=0.09,0.1", "--grid", "spread_bp=0,5", "--grid", "gold=0.4,0.5",
+            "--grid", "btc=0.2,0.3", *d, *r,
+        ],
         "walkforward": [
             "walkforward", "seed-thesis", "--grid", "floor=0.08,0.1", "--train", "2y", "--test", "1y",
             "--start", "2018-01-02", "--no-report", *d, *r,

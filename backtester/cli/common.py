@@ -65,6 +65,7 @@ def table(
     rows: list[list[Any]],
     caption: str | None = None,
     wrap: set[str] | None = None,
+    optional: list[str] | None = None,
 ) -> None:
     """Print a table that fits the console (see :func:`console`).
 
@@ -78,6 +79,19 @@ def table(
     from rich.text import Text
 
     cells = [["" if v is None else _cell_text(v) for v in r] for r in rows]
+    con = console()
+    dropped = []
+    for name in optional or []:  # leave out the least important columns until the rest fits on one line
+        widths = [max([len(c)] + [len(r[i]) for r in cells if i < len(r)]) + 2 for i, c in enumerate(columns)]
+        if sum(widths) <= con.width or name not in columns:
+            continue
+        i = columns.index(name)
+        columns = columns[:i] + columns[i + 1 :]
+        cells = [r[:i] + r[i + 1 :] for r in cells]
+        dropped.append(name)
+    if dropped:
+        note = f"left out to fit {con.width} columns: {', '.join(dropped)} (--format json has every column)"
+        caption = f"{caption}; {note}" if caption else note
     t = Table(
         title=Text(title) if title else None,
         caption=Text(caption) if caption else None,
@@ -99,7 +113,7 @@ def table(
         )
     for r in cells:
         t.add_row(*[Text(x) for x in r])
-    console().print(t)
+    con.print(t)
 
 
 def _cell_text(v) -> str:

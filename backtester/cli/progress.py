@@ -7,6 +7,8 @@ in it; countable work adds a bar, ``done/total`` and the rate when the library r
 
 from __future__ import annotations
 
+import contextlib
+
 from ..progress import Progress, Silent
 
 
@@ -83,3 +85,15 @@ def terminal(enabled: bool = True) -> Progress:
     if not con.is_terminal:
         return Silent()
     return _Rich(con)
+
+
+@contextlib.contextmanager
+def stages(enabled: bool, first: str):
+    """``with stages(fmt is not Format.json, "loading data") as prog: ...``: a terminal progress that starts
+    at ``first`` and is cleared at the end, whatever happens."""
+    prog = terminal(enabled)
+    prog.stage(first)
+    try:
+        yield prog
+    finally:
+        prog.done()

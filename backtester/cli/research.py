@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from . import app, common
+from . import app, common, progress
 from .common import DataDirOpt, Format, FormatOpt
 
 _TYPES_HELP = (
@@ -130,9 +130,12 @@ def events_cmd(
 
         raise UsageError(f"--plot {plot!r} is not an .html file", "give a file name ending in .html")
     store = common.open_store(data_dir)
-    inputs = es.Inputs(store)
-    study = es.event_study(store, types_, list(hz), assets_, inputs=inputs)
-    written = es.plot_paths(store, study, plot, inputs=inputs) if plot else None
+    with progress.stages(fmt is not Format.json, "computing signals and event returns") as prog:
+        inputs = es.Inputs(store)
+        study = es.event_study(store, types_, list(hz), assets_, inputs=inputs)
+        if plot:
+            prog.stage("drawing the average paths")
+        written = es.plot_paths(store, study, plot, inputs=inputs) if plot else None
     if fmt is Format.json:
         common.emit_json({**study, "plot": written})
         return
@@ -265,12 +268,14 @@ def thesis_cmd(
     ensure_numba_cache()
     from ..research.thesis import score
 
-    result = score(store, day)
-    written = None
-    if html is not None:
-        from ..report.thesis_page import write_page
+    with progress.stages(fmt is not Format.json, "scoring the essay's claims on the data") as prog:
+        result = score(store, day)
+        written = None
+        if html is not None:
+            from ..report.thesis_page import write_page
 
-        written = write_page(result, html)
+            prog.stage("writing the page")
+            written = write_page(result, html)
     if fmt is Format.json:
         common.emit_json({**result.report, "html": written})
         return
@@ -303,7 +308,8 @@ def significance_cmd(
     run_dir = Path(root) / run_id
     if not run_id or run_id in (".", "..") or Path(run_id).name != run_id or not (run_dir / "returns.csv").is_file():
         raise UsageError(f"no saved run {run_id!r} in {root}", "run `hedge backtest ...` first or check the id")
-    out = significance_for_run(run_dir, n_boot=n_boot, seed=seed)
+    with progress.stages(fmt is not Format.json, f"bootstrapping {n_boot:,} resamples"):
+        out = significance_for_run(run_dir, n_boot=n_boot, seed=seed)
     if fmt is Format.json:
         common.emit_json(out)
         return

@@ -359,6 +359,7 @@ def _print(out, res, names, top_rows, inp) -> None:
         f"{c['total']:,} combinations ({c['valid']:,} valid{inv}), best by {out['metric']}",
         ["#", *names, *[lab for _, lab, _ in TABLE_METRICS]],
         rows,
+        optional=["costs", "turnover", "Sortino", "total", "vol"],
     )
     con = common.console()
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from . import app, common
+from . import app, common, progress
 from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, metrics_table, spec_from_options
 from .common import DataDirOpt, Format, FormatOpt
 from .sweep import GridOpt, MaxCombinationsOpt, MetricOpt, grid_args
@@ -94,23 +94,29 @@ def walkforward_cmd(
     from ..paths import reports_dir as resolve_reports
 
     store = common.open_store(data_dir)
-    wf = W.walk_forward(store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat)
-    out = W.summary(wf, grid_source)
-    run = W.as_run(store, wf)
-    from . import ARGV
-
-    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
-    extra = {"walkforward": {k: v for k, v in out.items() if k not in ("elapsed_seconds",)}}
-    path = runmod.save_run(run, resolve_reports(reports_dir), command=command, extra=extra)
-    out["run_id"], out["run_dir"], out["report"] = run.run_id, str(path), None
-    if report:
-        from ..report import write_report
-
-        ttl = title or (
-            f"{strategy} walk-forward, out of sample (train {dtrain.text}, embargo {dembargo.text}, "
-            f"test {dtest.text}, best {metric})"
+    prog = progress.terminal(enabled=fmt is not Format.json)
+    try:
+        wf = W.walk_forward(
+            store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat, progress=prog
         )
-        out["report"] = str(write_report(path, title=ttl))
+        out = W.summary(wf, grid_source)
+        run = W.as_run(store, wf)
+        from . import ARGV
+
+        command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
+        extra = {"walkforward": {k: v for k, v in out.items() if k not in ("elapsed_seconds",)}}
+        path = runmod.save_run(run, resolve_reports(reports_dir), command=command, extra=extra, progress=prog)
+        out["run_id"], out["run_dir"], out["report"] = run.run_id, str(path), None
+        if report:
+            from ..report import write_report
+
+            ttl = title or (
+                f"{strategy} walk-forward, out of sample (train {dtrain.text}, embargo {dembargo.text}, "
+                f"test {dtest.text}, best {metric})"
+            )
+            out["report"] = str(write_report(path, title=ttl, progress=prog))
+    finally:
+        prog.done()
     if fmt is Format.json:
         common.emit_json(out)
         return

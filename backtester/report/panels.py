@@ -70,11 +70,13 @@ def regime_labels(signals: pd.DataFrame, index: pd.DatetimeIndex) -> pd.Series:
     return reg.where(reg.notna(), "unknown")
 
 
-def _svg(fig) -> str:
+def _svg(fig, tight: bool = True) -> str:
+    """The figure as inline SVG; ``tight=False`` keeps the whole figure (the time panels, so that equally wide
+    figures with equal margins put a date at the same place)."""
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None)
     plt.close(fig)
     return inline_svg(buf.getvalue()).strip()
 
@@ -215,7 +217,7 @@ def signals_chart(signals: pd.DataFrame, specs: list[dict], events: pd.DataFrame
         _regime_legend(fig, regimes, end >= OOS_START)
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (1.7 * n + 1.5)))
         _same_x(fig)
-        return _svg(fig)
+        return _svg(fig, tight=False)
 
 
 def weights_chart(weights: pd.DataFrame) -> str:
@@ -238,7 +240,7 @@ def weights_chart(weights: pd.DataFrame) -> str:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
         fig.tight_layout()
         _same_x(fig)
-        return _svg(fig)
+        return _svg(fig, tight=False)
 
 
 def drawdown(ret: pd.Series) -> pd.Series:
@@ -265,7 +267,7 @@ def drawdowns_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[s
         _regime_legend(fig, regimes, idx[-1] >= OOS_START)
         fig.tight_layout(rect=(0, 0, 1, 0.9))
         _same_x(fig)
-        return _svg(fig)
+        return _svg(fig, tight=False)
 
 
 def equity_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[str, str]) -> str:
@@ -288,7 +290,7 @@ def equity_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[str,
         ax.legend(loc="upper left", fontsize=7)
         fig.tight_layout()
         _same_x(fig)
-        return _svg(fig)
+        return _svg(fig, tight=False)
 
 
 def log_axis(axis) -> None:
@@ -309,3 +311,30 @@ def _same_x(fig) -> None:
             continue
         box = ax.get_position()
         ax.set_position([X_LEFT, box.y0, 1 - X_LEFT - X_RIGHT, box.height])
+
+
+def parameter_stability_chart(windows: list[dict], start, end) -> str:
+    """The parameters chosen for each walk-forward test window, one small step panel per parameter, on the
+    tearsheet's x range (the test windows are where the book traded them)."""
+    import matplotlib.pyplot as plt
+
+    names = list(windows[0]["params"]) if windows else []
+    n = max(1, len(names))
+    with _rc():
+        fig, axes = plt.subplots(n, 1, figsize=(10, 1.3 * n + 0.6), sharex=True, squeeze=False)
+        for ax, name in zip(axes[:, 0], names, strict=False):
+            xs = [pd.Timestamp(w["test_start"]) for w in windows] + [pd.Timestamp(windows[-1]["test_end"])]
+            ys = [w["params"][name] for w in windows]
+            numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in ys)
+            vals = ys if numeric else [sorted(set(map(str, ys))).index(str(v)) for v in ys]
+            ax.step(xs, [*vals, vals[-1]], where="post", color="#222222", lw=1.2)
+            ax.plot(xs[:-1], vals, "o", color="#222222", ms=3)
+            if not numeric:
+                labels = sorted(set(map(str, ys)))
+                ax.set_yticks(range(len(labels)), labels)
+            ax.set_title(f"{name}: chosen on each training window, traded in the next test window", loc="left",
+                         fontsize=8.5)  # fmt: skip
+        axes[-1, 0].set_xlim(pd.Timestamp(start), pd.Timestamp(end))
+        fig.tight_layout()
+        _same_x(fig)
+        return _svg(fig, tight=False)

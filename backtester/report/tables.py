@@ -198,3 +198,24 @@ def manifest_html(run, versions: dict[str, str]) -> str:
         + "<h3>Files of this run (sha256)</h3>"
         + table(["file", "sha256"], file_rows, "files")
     )
+
+
+def walkforward_html(wf: dict) -> str:
+    """One row per walk-forward window: training and test dates, the chosen parameters, the ranking metric in
+    sample and out of sample, the benchmark's out of sample and the out-of-sample rank of the choice."""
+    m, b = wf.get("metric", "metric"), wf.get("benchmark_name", "benchmark")
+    names = list((wf.get("grid") or {}).keys())
+    pct = m not in ("sharpe", "sortino", "calmar", "turnover")
+    f = _pct if pct else _num
+    rows = []
+    for w in wf.get("windows") or []:
+        rank = "-" if w.get("oos_rank") is None else f"{w['oos_rank']}/{w['oos_rank_of']}"
+        rows.append(
+            [w["window"], f"{w['train_start']} .. {w['train_end']}",
+             f"{w['test_start']} .. {w['test_end']}" + (" (partial)" if w.get("partial") else ""),
+             *[w["params"].get(k) for k in names], f(w.get("in_sample_metric")), f(w.get("out_of_sample_metric")),
+             f(w.get("benchmark_metric")), rank]
+        )  # fmt: skip
+    heads = ["#", "training", "test", *names, f"{m} in sample", f"{m} out of sample", f"{b} out of sample",
+             "rank out of sample"]  # fmt: skip
+    return table(heads, rows, "walkforward")
