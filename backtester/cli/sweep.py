@@ -58,6 +58,16 @@ MetricOpt = Annotated[
     ),
 ]
 MaxCombinationsOpt = Annotated[int, typer.Option("--max-combinations", help="Refuse grids larger than this.")]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where the chunks run: local (this process) or dask (dask.distributed).")
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (default $HEDGE_DASK_SCHEDULER; else a local cluster)."),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")
+]
 
 
 def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir):
@@ -165,6 +175,9 @@ def sweep_cmd(
         str, typer.Option("--spa-against", help="Reference of --spa: benchmark (the --benchmark) or cash.")
     ] = "benchmark",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the --spa bootstrap.")] = 0,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
@@ -202,13 +215,16 @@ def sweep_cmd(
 
     check_schedule(spec.rebalance, spec.band, spec.vol_target)
 
+    from ..research import executor as exmod
     from ..research.sweep import evaluate, prepare
 
+    exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
     inp = prepare(store, spec, g, strategy=strat)
     cb, stop = _progress()
     try:
-        res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb)
+        with exmod.make(executor, scheduler, workers) as ex:
+            res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb, executor=ex)
     finally:
         stop()
     if res.n_valid == 0:
