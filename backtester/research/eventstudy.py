@@ -508,7 +508,7 @@ def plot_paths(store, study: dict, file, *, inputs: Inputs | None = None) -> str
         subplot_titles=[  # n per panel: events drawn (with data, not overlapping) of all events of the type
             f"{t} / {a}: n = {all_paths[t, a][0].shape[1]} of {all_paths[t, a][1]}" for t in types_ for a in assets_
         ],
-        vertical_spacing=min(0.08, 0.3 / max(len(types_), 1)),
+        vertical_spacing=min(0.14, 0.45 / max(len(types_), 1)),
         horizontal_spacing=0.05,
     )
     for i, t in enumerate(study["types"], start=1):
@@ -561,18 +561,19 @@ def plot_paths(store, study: dict, file, *, inputs: Inputs | None = None) -> str
                 row=i,
                 col=j,
             )
-    fig.update_xaxes(title_text="NYSE sessions after the event date (known date)")
+    fig.update_xaxes(title_text="NYSE sessions after the event date (known date)", row=len(types_))
     fig.update_yaxes(title_text="cumulative return %")
     fig.update_layout(
         title=(
-            "Average path after events (events counted at the longest horizon, "
-            f"{length} sessions; mean drawn only where every event has data)"
+            "Average path after events<br><sub>events counted at the longest horizon, "
+            f"{length} sessions; mean drawn only where every event has data; n = events drawn of all events</sub>"
         ),
-        height=max(400, 320 * len(types_)),
+        height=max(440, 320 * len(types_) + 60),
         width=max(700, 480 * len(assets_)),
         template="plotly_white",
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
-        margin={"t": 140},
+        # the legend under everything (container coordinates): never on a panel or its title
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0.0, "yanchor": "bottom"},
+        margin={"t": 110, "b": 110},
     )
     path = Path(file)
     if path.parent and not path.parent.exists():
