@@ -329,10 +329,12 @@ def test_monthly_table_leaves_months_outside_the_run_empty():
 
     idx = pd.bdate_range("2019-03-15", "2020-02-10")
     r = pd.Series(0.001, index=idx, name="x")
+    plain = qst.monthly_returns(r, eoy=False)
+    assert plain.loc["2019", "JAN"] == 0  # QuantStats' own: 0.00 before the run
     table = _run_months_only(qst.monthly_returns)(r, eoy=False)
-    assert table.loc["2019", ["Jan", "Feb"]].isna().all()  # before the run: empty, not 0.00
-    assert table.loc["2020", ["Mar", "Dec"]].isna().all()  # after it
-    assert table.loc["2019", "Mar"] > 0 and table.loc["2020", "Feb"] > 0 and table.loc["2019", "Dec"] > 0
+    assert table.loc["2019", ["JAN", "FEB"]].isna().all()  # before the run: empty, not 0.00
+    assert table.loc["2020", ["MAR", "DEC"]].isna().all()  # after it
+    assert table.loc["2019", "MAR"] > 0 and table.loc["2020", "FEB"] > 0 and table.loc["2019", "DEC"] > 0
 
 
 def test_rerun_without_report_keeps_run_and_tearsheet_consistent(made):

@@ -129,10 +129,11 @@ def _run_months_only(orig):
             return table
         first, last = (idx[0].year, idx[0].month), (idx[-1].year, idx[-1].month)
         table = table.astype(float)
+        month = {c: MONTHS.index(str(c).title()) + 1 for c in table.columns if str(c).title() in MONTHS}  # JAN..
         for year in table.index:
-            for m, name in enumerate(MONTHS, start=1):
-                if name in table.columns and not (first <= (int(year), m) <= last):
-                    table.loc[year, name] = float("nan")
+            for col, m in month.items():
+                if not (first <= (int(year), m) <= last):
+                    table.loc[year, col] = float("nan")
         return table
 
     return f
