@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .constants import CASH
 from .data import catalog
 from .data.calendar import next_session, session_on_or_before
 from .data.pit import as_known_on
@@ -57,7 +58,7 @@ STALE_PRICE_DAYS = 4  # a price older than this many calendar days before the de
 
 def target_now(
     store,
-    strategy: str,
+    strategy,
     params: dict,
     *,
     value=None,
@@ -66,33 +67,32 @@ def target_now(
     strategies_dir=None,
     fractional: bool = False,
 ):
-    """The target weights at the latest decision, and orders when a portfolio is given.
+    """The target of ``strategy`` (a name or a Strategy) for the decision at the store's last session's close,
+    and orders when a portfolio is given (``value`` USD and/or ``holdings``, a CSV path).
 
-    Without ``value`` or ``holdings`` there is no portfolio to size: ``orders`` is empty and ``order_hint``
-    says how to get them. With one, ETF orders are whole shares (rounded toward zero; ``fractional=True``
-    keeps fractions; a position whose target is 0 is sold in full), BTC-USD and LBMA_GOLD are fractional;
-    what rounding leaves goes to CASH. ``fees_usd`` estimates fees + slippage at the engine's default
-    per-asset rates, and ``warnings`` name prices older than the decision."""
-    from . import signals as sig
-    from . import strategy as st
+    The run is resolved by :func:`backtester.run.resolve` (``window=False``: no backtest window). Without
+    ``value`` or ``holdings`` there is no portfolio to size: ``orders`` is empty and ``order_hint`` says how
+    to get them. With one, ETF orders are whole shares (rounded toward zero; ``fractional=True`` keeps
+    fractions; a position whose target is 0 is sold in full), BTC-USD and LBMA_GOLD are fractional; what
+    rounding leaves goes to CASH. ``fees_usd`` estimates fees + slippage at the engine's default per-asset
+    rates, and ``warnings`` name prices older than the decision."""
     from .engine import resolve_costs
-    from .run import GOLDS, _gold_swap
+    from .run import RunSpec, resolve
 
-    if gold not in GOLDS:
-        raise UsageError(f"--gold {gold!r} is not GLD or LBMA_GOLD", "use --gold GLD or --gold LBMA_GOLD")
-    strat = st.get(strategy, strategies_dir)
-    p = strat.resolve(params)
+    strat = None if isinstance(strategy, str) else strategy
+    name = strategy if strat is None else strat.name
+    spec = RunSpec(name, dict(params or {}), gold=gold, strategies_dir=strategies_dir)
+    rr = resolve(store, spec, strategy=strat, window=False)
     asof = session_on_or_before(store.last_common_date())
-    frame = sig.compute(store)
-    s = frame.loc[:asof]
-    w = _gold_swap(strat.weights(s, p), gold).iloc[-1]
+    frame = rr.signals
+    w = rr.weights(signals=frame.loc[:asof]).iloc[-1]
     weights = {a: float(x) for a, x in w.items() if x > 1e-12}
-    weights["CASH"] = max(0.0, 1.0 - sum(weights.values()))
+    weights[CASH] = max(0.0, 1.0 - sum(weights.values()))
     held = read_holdings(holdings)
     sized = value is not None or bool(held)
     total = value if value is not None else sum(held.values())
     if sized and total <= 0:
-        raise UsageError(f"--value {total:g} is not positive", "give the portfolio value in USD")
+        raise UsageError(f"value {total:g} is not positive", "give the portfolio value in USD", param="value")
     assets = sorted(set(weights) | set(held))
     fees, slip = resolve_costs(assets)
     prices, warnings = {}, []
@@ -140,11 +140,13 @@ def target_now(
              "order_usd": cash_after - cash_now, "order_units": cash_after - cash_now, "fees_usd": 0.0}
         )  # fmt: skip
         orders.sort(key=lambda o: o["asset"])
-    snap = sig.snapshot_row(frame, asof)
-    behind = {k: snap[k] for k in strat.uses if k in snap}
+    from .signals import snapshot_row
+
+    snap = snapshot_row(frame, asof)
+    behind = {k: snap[k] for k in rr.strategy.uses if k in snap}
     return {
-        "strategy": strategy,
-        "params": p,
+        "strategy": name,
+        "params": rr.params,
         "asof": asof,
         "fill_on": pd.Timestamp(next_session([asof])[0]),
         "value_usd": total if sized else None,

@@ -204,9 +204,9 @@ def evaluate(
     ``executor``: ``research.executor`` (None or local: here; dask: chunks as tasks, the same numbers)."""
 
     if metric not in METRICS:
-        raise UsageError(f"unknown metric {metric!r}", f"use one of: {', '.join(METRICS)}")
+        raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
     if blocks < 2 or blocks % 2:
-        raise UsageError(f"--pbo-blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)")
+        raise UsageError(f"blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)", param="blocks")
     _kernel()  # import before the clock starts
     with compile_clock() as compiling:
         result = _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, executor)
