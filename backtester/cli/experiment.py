@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -114,9 +115,9 @@ def rerun_cmd(
 ):
     """Run a saved run again from its folder (its resolved experiment and strategy-file copy): the same
     run id and byte-identical run.json, or an error saying what changed."""
-    from .. import api
     from .. import experiment as ex
     from ..paths import reports_dir as resolve_reports
+    from ..run import save_run
     from .report import _run_id
 
     reports = resolve_reports(reports_dir)
@@ -126,7 +127,11 @@ def rerun_cmd(
              "significance"}  # fmt: skip
     extra = {k: v for k, v in man.items() if k not in known}  # e.g. a sweep's best run keeps its "sweep" key
     exp = man["experiment"]
-    path = api.save(run, reports, command=man.get("command"), extra=extra or None, experiment=exp)
+    before = (reports / run_id / "run.json").read_bytes()
+    # every file written again (not left as it is because run.json already records this run)
+    path = save_run(run, reports, command=man.get("command"), extra=extra or None, experiment=exp, force=True)
+    if (path / "run.json").read_bytes() != before:
+        sys.stderr.write(f"note: run {run_id}'s run.json differs from the one saved before (same id)\n")
     out = {**run.summary(), "run_dir": str(path)}
     if exp.get("report"):
         from ..report import write_report
