@@ -27,7 +27,8 @@ from .errors import DataError, UsageError
 from .strategy import Strategy, parse_params
 
 GOLDS = ("GLD", "LBMA_GOLD")
-REBALANCE = ("change", "monthly", "weekly", "band")
+REBALANCE = ("change+monthly", "change", "monthly", "weekly", "band")  # engine.REBALANCE (no engine import here)
+DEFAULT_REBALANCE = "change+monthly"
 
 
 @dataclass
@@ -39,7 +40,7 @@ class RunSpec:
     fees_bp: float | None = None  # None: per-asset defaults (engine.FEES_BP)
     slippage_bp: float | None = None
     exec_lag: int = 1
-    rebalance: str = "change"
+    rebalance: str = DEFAULT_REBALANCE
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
@@ -63,6 +64,9 @@ class Run:
     unknown_share: float
     data: dict
     path: Path | None = None
+    prices: pd.DataFrame | None = None  # the engine's price frame (controls re-run on it)
+    weights: pd.DataFrame | None = None  # the strategy's target weights on every decision date
+    analysis: dict | None = None  # attribution and controls, filled by save_run
 
     def summary(self) -> dict:
         return {
@@ -180,7 +184,7 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     res = engine.backtest(
         w.reindex(columns=[c for c in w.columns if c in prices.columns]), prices, fallback=strat.fallback, **kw
     )
-    bres = engine.backtest(bw, prices, **kw)
+    bres = engine.backtest(bw, prices, **{**kw, "rebalance": engine.mix_rebalance(spec.rebalance)})
     unknown = strat.unknown_share(s)
     by_input = {c: float(s[c].isna().mean()) for c in strat.uses if c in s.columns and s[c].isna().any()}
     if by_input:
@@ -196,14 +200,18 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
     rid = run_id_for(spec, params, data["hash"])
-    return Run(rid, spec, params, strat, blabel, res, bres, m, bm, s, notes, unknown, data)
+    return Run(rid, spec, params, strat, blabel, res, bres, m, bm, s, notes, unknown, data, prices=prices, weights=w)
 
 
 # ---------------------------------------------------------------- saving
-def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
+def save_run(
+    run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, analysis: bool = True
+) -> Path:
     """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
 
-    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
+    ``analysis``: also compute ``attribution`` and ``controls`` (``research.controls``; seeded, so saving the
+    same run again writes the same numbers) into run.json and ``run.analysis``."""
     from .signals import signal_columns
 
     reports_dir = Path(reports_dir)
@@ -237,6 +245,10 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
             significance = significance_of_returns(rets)
         except UsageError:  # too few days of returns
             significance = None
+        if analysis and run.prices is not None and run.weights is not None:
+            from .research import controls as ctl
+
+            run.analysis = {"attribution": ctl.attribution(run), "controls": ctl.controls(run)}
         manifest = {
             "run_id": run.run_id,
             "tool": "liquidity-hedge",
@@ -247,6 +259,7 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
             "summary": run.summary(),
             "data": run.data,
             "significance": significance,
+            **(run.analysis or {}),
             **(extra or {}),
         }
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")

@@ -172,6 +172,8 @@ def _weights(px, seed, every=9):
 @pytest.mark.parametrize(
     "kw",
     [
+        dict(rebalance="change+monthly"),
+        dict(rebalance="change+monthly", vol_target=0.15, exec_lag=2),
         dict(rebalance="change"),
         dict(rebalance="monthly", exec_lag=2),
         dict(rebalance="weekly", fees_bp=20, slippage_bp=5),
@@ -320,7 +322,8 @@ def test_schedule_keys_are_pandas_months_and_iso_weeks():
     iso = days.isocalendar()
     assert np.array_equal(schedule_keys(days, "weekly"), iso["year"].to_numpy(int) * 100 + iso["week"].to_numpy(int))
     assert np.array_equal(schedule_keys(days, "monthly"), days.year * 12 + days.month)
-    assert not schedule_keys(days[:5], "change").any()
+    for rule in ("change+monthly", "change", "band"):  # months: a fixed-mix benchmark is rebalanced monthly
+        assert np.array_equal(schedule_keys(days, rule), days.year * 12 + days.month)
 
 
 # ---------------------------------------------------------------- the command

@@ -146,7 +146,7 @@ def sweep_cmd(
     fees_bp: FeesOpt = None,
     slippage_bp: SlippageOpt = None,
     exec_lag: ExecLagOpt = 1,
-    rebalance: RebalanceOpt = "change",
+    rebalance: RebalanceOpt = "change+monthly",
     band: BandOpt = 0.05,
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",

@@ -285,7 +285,8 @@ def stitch(inp, choices: list[Choice]):
     )
     res = engine.backtest(stitched_weights(inp, choices), px, fallback=inp.strategy.fallback, **kw)
     bstrat, bparams, _ = benchmark_strategy(spec.benchmark)
-    bres = engine.backtest(bstrat.weights(inp.signals.iloc[first.test_a : end], bparams), px, **kw)
+    bkw = {**kw, "rebalance": engine.mix_rebalance(spec.rebalance)}  # a fixed mix is held near its weights
+    bres = engine.backtest(bstrat.weights(inp.signals.iloc[first.test_a : end], bparams), px, **bkw)
     return res, bres
 
 
@@ -302,7 +303,8 @@ def slice_metrics(result, lo: int, hi: int) -> dict:
     if len(tr):
         d = pd.to_datetime(tr["date"])
         size = pd.to_numeric(tr["size"], errors="coerce").fillna(0.0)
-        buys = float(size[(d >= r.index[0]) & (d <= r.index[-1]) & (size > 0)].sum())
+        opening = d.min()  # the opening trade is not turnover (metrics.compute)
+        buys = float(size[(d >= r.index[0]) & (d <= r.index[-1]) & (d != opening) & (size > 0)].sum())
     else:
         buys = 0.0
     out["turnover"] = buys / years if years > 0 else float("nan")
