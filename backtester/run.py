@@ -262,6 +262,7 @@ def save_run(
             **(run.analysis or {}),
             **(extra or {}),
         }
+        manifest["selection_window"] = selection_window(manifest)
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
         if final.exists():
@@ -281,6 +282,29 @@ def save_run(
         raise
     run.path = final
     return final
+
+
+def selection_window(manifest: dict) -> dict:
+    """Which period the run's parameters were chosen on (run.json ``selection_window``): ``kind`` ``fixed``
+    (parameters given, not chosen on the data: no window), ``sweep`` (the best of a sweep: chosen on the
+    sweep's whole window) or ``walkforward`` (each test window's parameters chosen on its training window:
+    the whole book is out of sample), and ``windows`` (``start``/``end``; walk-forward adds the test window)."""
+    if manifest.get("selection_window"):
+        return manifest["selection_window"]
+    if manifest.get("sweep"):
+        p = manifest["sweep"].get("period") or {}
+        return {"kind": "sweep", "windows": [{"start": p.get("start"), "end": p.get("end")}]}
+    if manifest.get("walkforward"):
+        rows = manifest["walkforward"].get("windows") or []
+        return {
+            "kind": "walkforward",
+            "windows": [
+                {"start": r.get("train_start"), "end": r.get("train_end"), "test_start": r.get("test_start"),
+                 "test_end": r.get("test_end")}
+                for r in rows
+            ],
+        }  # fmt: skip
+    return {"kind": "fixed", "windows": []}
 
 
 def _plain(obj):

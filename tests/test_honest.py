@@ -187,3 +187,30 @@ def test_backtest_json_has_attribution_and_controls(snapshot_store, tmp_path):
     saved = json.loads((tmp_path / o["run_id"] / "run.json").read_text())
     assert saved["controls"] == o["controls"] and saved["attribution"] == o["attribution"]
     assert saved["spec"]["rebalance"] == "change+monthly"
+
+
+# ---------------------------------------------------------------- out of sample, labelled truthfully
+
+
+def test_fixed_rule_page_marks_the_essay_and_thesis_states_both_numbers(snapshot_store, thesis_run):
+    from backtester.report import honesty, tables
+    from backtester.report.panels import ESSAY, OOS_START
+    from backtester.research.thesis.facts import continuing
+
+    rets = pd.DataFrame(
+        {"strategy": thesis_run.result.returns, "benchmark": thesis_run.bench.returns,
+         "cash": thesis_run.result.cash_returns}
+    )  # fmt: skip
+    sel = {"kind": "fixed", "windows": []}
+    parts = honesty.samples(rets, sel)
+    assert [p[0] for p in parts] == ["before the essay (fixed rule)", "after the essay (continuing positions)"]
+    assert honesty.chart_marker(sel, rets.index) == ESSAY
+    assert honesty.chart_marker({"kind": "sweep", "windows": [{}]}, rets.index) is None
+    wf = honesty.chart_marker({"kind": "walkforward", "windows": [{}]}, rets.index)
+    assert wf[0] == rets.index[0] and "whole" in wf[1]
+    page = tables.by_sample(rets, parts)
+    c = continuing(snapshot_store, OOS_START, thesis_run.signals)
+    # hedge thesis's "continuing" number is the tearsheet's after-the-essay row
+    after = page["after the essay (continuing positions)|strategy"]
+    assert c["strategy"]["total_return"] == pytest.approx(after["total_return"], rel=1e-12)
+    assert c["period"]["start"] == after["start"] and "tearsheet" in c["definition"]

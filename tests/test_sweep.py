@@ -391,5 +391,11 @@ def test_cli_best_report_saves_the_best_run_with_the_statistics(snapshot_store, 
     assert manifest["summary"]["params"]["btc"] == d["best"]["params"]["btc"]
     assert manifest["summary"]["strategy"]["sharpe"] == pytest.approx(d["best"]["sharpe"], rel=REL)
     assert "warning" not in d
-    if d.get("report"):
-        assert (reports / d["run_id"] / "tearsheet.html").is_file()
+    # issue 13: parameters chosen on the whole run; the page says so and shows the statistics
+    assert manifest["selection_window"] == {"kind": "sweep", "windows": [d["period"]]}
+    halves = manifest["sweep"]["rank_stability"]["halves"]
+    assert len(halves) == 2 and all(1 <= h["rank"] <= h["of"] == 6 for h in halves)
+    html = (reports / d["run_id"] / "tearsheet.html").read_text()
+    assert "deflated Sharpe" in html and "PBO (CSCV)" in html and "trials (valid / all combinations)" in html
+    assert "every number on this page is in sample" in html and "after the essay" not in html
+    assert "is on the edge of its grid" in html  # btc=0.2 or 0.05 and gld 0.2 or 0.4: every value is an edge

@@ -245,6 +245,7 @@ def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
     from dataclasses import replace
 
     from ..paths import reports_dir as resolve_reports
+    from ..research.controls import rank_stability
     from ..run import benchmark_strategy, run_backtest, save_run
 
     best = inp.combos[res.best_index]
@@ -266,6 +267,7 @@ def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
             "deflated_sharpe_detail": out["deflated_sharpe_detail"],
             "pbo": out["pbo"],
             "pbo_detail": out["pbo_detail"],
+            "rank_stability": rank_stability(inp, res),
         }
     }
     command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None

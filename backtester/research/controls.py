@@ -265,3 +265,27 @@ def random_timing(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
 
 def controls(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
     return {"static": static_control(run), "random_timing": random_timing(run, n=n, seed=seed)}
+
+
+# ---------------------------------------------------------------- a sweep's best: rank stability
+def rank_stability(inp, res) -> dict:
+    """The sweep's best combination ranked (1 = best, by the sweep's metric, valid combinations) in each half
+    of the sweep's window, evaluated fresh there, and the Spearman rank correlation of the metric between
+    the two halves over all valid combinations."""
+    from .sweep.evaluation import _window, evaluate
+
+    a, b = _window(inp, None)
+    mid = (a + b) // 2
+    halves, cols = [], []
+    for lo, hi in ((a, mid), (mid, b)):
+        r = evaluate(inp, window=(lo, hi), metric=res.metric, stats=False)
+        v = r.frame[res.metric].where(r.frame["valid"])
+        rank = v.rank(ascending=not res.higher_is_better, method="min")
+        best = rank.iloc[res.best_index] if res.best_index is not None else float("nan")
+        halves.append(
+            {"start": r.start, "end": r.end, "rank": None if best != best else int(best), "of": int(v.notna().sum())}
+        )
+        cols.append(v)
+    both = pd.concat(cols, axis=1).dropna()
+    rho = float(both.iloc[:, 0].rank().corr(both.iloc[:, 1].rank())) if len(both) > 2 else None
+    return {"halves": halves, "spearman": None if rho is None or rho != rho else rho}
