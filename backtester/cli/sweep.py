@@ -153,6 +153,15 @@ def sweep_cmd(
     benchmark: BenchmarkOpt = "SPY",
     strategies_dir: StrategiesDirOpt = None,
     reports_dir: ReportsDirOpt = None,
+    spa: Annotated[
+        bool,
+        typer.Option("--spa", help="Best-of-sweep tests: Hansen's SPA, White's Reality Check, Romano-Wolf StepM."),
+    ] = False,
+    spa_reps: Annotated[int, typer.Option("--spa-reps", help="Bootstrap replications of --spa.")] = 1000,
+    spa_against: Annotated[
+        str, typer.Option("--spa-against", help="Reference of --spa: benchmark (the --benchmark) or cash.")
+    ] = "benchmark",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --spa bootstrap.")] = 0,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
@@ -167,6 +176,12 @@ def sweep_cmd(
         raise UsageError(f"--top {top} is below 1", "print at least one row")
     if pbo_blocks < 2 or pbo_blocks % 2:
         raise UsageError(f"--pbo-blocks {pbo_blocks} must be an even number >= 2", "e.g. 16 (the default)")
+    if spa_reps < 1:
+        raise UsageError(f"--spa-reps {spa_reps} is below 1", "e.g. 1000")
+    if spa_against not in ("benchmark", "cash"):
+        raise UsageError(f"--spa-against {spa_against!r} is unknown", "use benchmark or cash")
+    if seed < 0:
+        raise UsageError(f"--seed {seed} is negative", "give a seed >= 0")
     hx = hy = None
     if heatmap is not None:
         check_plot_path(heatmap)
@@ -226,6 +241,8 @@ def sweep_cmd(
         "benchmark": {k: res.benchmark.get(k) for k in ROW_KEYS if k != "rebalances"} if res.benchmark else None,
         "notes": list(inp.notes),
     }  # no timings in the json: the same sweep on the same data prints the same bytes
+    if spa:
+        _spa(out, inp, res, top_rows, spa_reps, spa_against, seed, fmt)
     if heatmap is not None:
         from ..report.heatmap import write_heatmap
 
@@ -237,6 +254,28 @@ def sweep_cmd(
         common.emit_json(out)
         return
     _print(out, res, names, top_rows, inp)
+
+
+def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
+    """``--spa``: SPA / Reality Check / StepM over every valid combination, into ``out`` (the StepM
+    members of the top rows marked ``stepm: true``)."""
+    from ..research.sweep.spa import best_of_sweep
+    from .progress import terminal
+
+    r = best_of_sweep(inp, reps=reps, against=against, seed=seed, progress=terminal(enabled=fmt != Format.json))
+    mask = r.pop("_stepm_mask")
+    r.pop("elapsed")
+    out["spa"] = {
+        **r.pop("spa"),
+        **{k: r[k] for k in ("against", "reference", "reps", "seed", "block", "block_rule", "combinations", "days")},
+        "best_mean_excess_annual": r["statistic_annual"],
+        "best_combination": r["best_combination"],
+    }
+    out["reality_check"] = r["reality_check"]
+    out["stepm"] = r["stepm"]
+    for row in out["top"]:
+        row["stepm"] = bool(mask[row["combination"]])
+    out["best"]["stepm"] = bool(mask[res.best_index])
 
 
 def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
@@ -268,6 +307,7 @@ def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
             "pbo": out["pbo"],
             "pbo_detail": out["pbo_detail"],
             "rank_stability": rank_stability(inp, res),
+            **{k: out[k] for k in ("spa", "reality_check", "stepm") if k in out},
         }
     }
     command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
@@ -301,10 +341,15 @@ def _print(out, res, names, top_rows, inp) -> None:
     if c["invalid"]:
         inv = ", " + ", ".join(f"{v:,} invalid ({k}): skipped" for k, v in c["invalid_reasons"].items())
     rows = []
+    marked = {row["combination"] for row in out["top"] if row.get("stepm")}
     for rank, i in enumerate(top_rows.index, 1):
         r = res.frame.loc[i]
         rows.append(
-            [rank, *[common.plain(r[n]) for n in names], *[_cell(common.plain(r[k]), kd) for k, _, kd in TABLE_METRICS]]
+            [
+                f"{rank}*" if i in marked else rank,
+                *[common.plain(r[n]) for n in names],
+                *[_cell(common.plain(r[k]), kd) for k, _, kd in TABLE_METRICS],
+            ]
         )
     common.table(
         f"{out['strategy_name']} sweep {out['period']['start']} .. {out['period']['end']}: "
@@ -334,6 +379,15 @@ def _print(out, res, names, top_rows, inp) -> None:
         )
     elif p:
         line(f"PBO: - ({p.get('reason')})")
+    if out.get("spa"):
+        sp, st = out["spa"], out["stepm"]
+        line(
+            f"best of sweep vs {sp['reference']} ({sp['combinations']:,} combinations, {sp['reps']:,} stationary "
+            f"bootstrap reps, mean block {sp['block']:.1f} days, seed {sp['seed']}): SPA p = "
+            f"{sp['consistent']:.3f} (lower {sp['lower']:.3f}, upper {sp['upper']:.3f}); Reality Check p = "
+            f"{out['reality_check']['p_value']:.3f}; StepM at {st['size']:.0%} FWER: {st['count']:,} "
+            f"combination(s) beat {sp['reference']}" + (" (* in the table)" if st["count"] else "")
+        )
     b = out["benchmark"]
     if b:
         line(

@@ -104,18 +104,7 @@ def run_factors(
     (``rebalance``: another rule than ``inp.rebalance``, e.g. a fixed mix's; ``cap_limit``: tests only,
     see ``kernel.run_chunk``)."""
     k = _kernel()
-    key = (id(factors.features), wa.a, wa.b)
-    if cache is not None and cache.get("key") == key:
-        feats, fchg, ev_ptr, ev_idx = cache["arrays"]
-    else:
-        feats = np.ascontiguousarray(factors.features[:, :, wa.a : wa.b])
-        fchg = feature_changes(feats)
-        T = len(wa.dates)
-        rows, idx = np.nonzero(fchg[:, :T] | wa.ev[None, :])  # per pattern, the rows that may trigger
-        ev_ptr = np.searchsorted(rows, np.arange(fchg.shape[0] + 1)).astype(np.int64)
-        ev_idx = idx.astype(np.int64)
-        if cache is not None:
-            cache.update(key=key, arrays=(feats, fchg, ev_ptr, ev_idx), ref=factors.features)
+    feats, fchg, ev_ptr, ev_idx = pattern_arrays(wa, factors, cache)
     mode = MODES[rebalance or inp.rebalance]
     k.run_chunk(
         feats, fchg, factors.pattern, factors.loadings, wa.close, wa.close_num, wa.fresh, wa.listed, wa.lchg, ev_ptr,
@@ -123,6 +112,23 @@ def run_factors(
         np.nan if inp.vol_target is None else float(inp.vol_target), inp.fallback, inp.fees, inp.slippage,
         wa.edges, out, tim, blocks, status, _threads(), cap_limit,
     )  # fmt: skip
+
+
+def pattern_arrays(wa, factors, cache: dict | None = None) -> tuple:
+    """The kernel's per-pattern arrays of ``factors`` on window ``wa``: (features on the window, feature
+    changes, CSR of the rows where a rebalance may trigger); reused from ``cache`` for the same features."""
+    key = (id(factors.features), wa.a, wa.b)
+    if cache is not None and cache.get("key") == key:
+        return cache["arrays"]
+    feats = np.ascontiguousarray(factors.features[:, :, wa.a : wa.b])
+    fchg = feature_changes(feats)
+    T = len(wa.dates)
+    rows, idx = np.nonzero(fchg[:, :T] | wa.ev[None, :])  # per pattern, the rows that may trigger
+    ev_ptr = np.searchsorted(rows, np.arange(fchg.shape[0] + 1)).astype(np.int64)
+    ev_idx = idx.astype(np.int64)
+    if cache is not None:
+        cache.update(key=key, arrays=(feats, fchg, ev_ptr, ev_idx), ref=factors.features)
+    return feats, fchg, ev_ptr, ev_idx
 
 
 def _frame(inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, valid: np.ndarray) -> pd.DataFrame:
