@@ -12,7 +12,7 @@ from backtester.data import market
 from backtester.run import RunSpec, run_backtest
 from backtester.strategy import get
 
-from .test_engine import one_row, synthetic_prices
+from .test_engine import backtest, one_row, synthetic_prices
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def thesis_inputs(snapshot_store):
 
 
 def _targets(w, px, **kw):
-    p = engine.plan(w, px, vol_target=0.15, **kw)
+    p = engine.plan(w, px, engine.ExecOptions(vol_target=0.15, **kw))
     return pd.DataFrame(p.target, index=p.dates, columns=[*p.assets, "CASH"]), p.scale
 
 
@@ -66,28 +66,28 @@ def test_vol_target_is_point_in_time_at_20_cuts(thesis_inputs):
 def test_change_plus_monthly_is_the_default_and_rebalances_a_fixed_mix():
     px = synthetic_prices()
     w = one_row(px.index[0], GLD=0.5, SPY=0.5)
-    r = engine.backtest(w, px)
+    r = backtest(w, px)
     assert r.params["rebalance"] == "change+monthly"
     assert int(r.rebalanced.sum()) == 18  # the opening + the first session of each later month (Feb 2021 ..)
-    once = engine.backtest(w, px, rebalance="change")
+    once = backtest(w, px, rebalance="change")
     assert int(once.rebalanced.sum()) == 1
     drift = lambda x: float((x.weights["GLD"] - 0.5).abs().max())  # noqa: E731
     assert drift(r) < 0.05 < drift(once)
     # a target change in mid-month still trades at once
     w2 = pd.concat([w, one_row(px.index[50], GLD=0.1, SPY=0.9)])
-    r2 = engine.backtest(w2, px)
+    r2 = backtest(w2, px)
     assert bool(r2.rebalanced.loc[px.index[51]])
 
 
 def test_turnover_excludes_the_opening_trade():
     px = synthetic_prices()
-    hold = engine.backtest(one_row(px.index[0], SPY=1.0), px)
+    hold = backtest(one_row(px.index[0], SPY=1.0), px)
     m = hold.metrics()
     assert m["turnover"] < 1e-9 and m["turnover_total"] < 1e-9
     assert m["opening_cost"] == pytest.approx(float(hold.costs.iloc[0])) and m["opening_cost"] > 0
     # a switch half-way: the turnover is the switch's buys alone
     w = pd.concat([one_row(px.index[0], SPY=1.0), one_row(px.index[100], GLD=1.0)])
-    sw = engine.backtest(w, px, rebalance="change")
+    sw = backtest(w, px, rebalance="change")
     buys = sw.trades[(sw.trades["size"] > 0) & (sw.trades["date"] == px.index[101])]["size"].sum()
     assert sw.metrics()["turnover_total"] == pytest.approx(buys, rel=1e-12)
     assert 0.9 < buys < 1.0

@@ -25,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..constants import CASH
 from ..errors import DataError, UsageError
 from . import catalog
 from .calendar import nyse_sessions
 
-CASH = "CASH"
 DAY_COUNT = 360.0
 # assets whose close dated d is only known after the 16:00 ET decision of d (bitcoin's bar closes 00:00 UTC):
 # anything decided at d (e.g. the engine's volatility scale) may use their closes up to d-1 only

@@ -19,13 +19,14 @@ import io
 import numpy as np
 import pandas as pd
 
+from ..constants import ESSAY_DATE
 from ._io import inline_svg
 
-OOS_START = pd.Timestamp("2025-10-14")  # Powell's remark / the essay: later data is out of sample
+OOS_START = pd.Timestamp(ESSAY_DATE)  # Powell's remark / the essay: later data is out of sample
 # the hatched period of the charts: (from, legend label), or None; a run's own marker comes from its
 # selection window (report.honesty.chart_marker): the essay's date for a fixed rule, the whole book for
 # walk-forward, nothing for a sweep's best (chosen on the whole run)
-ESSAY = (OOS_START, "after the essay (from 2025-10-14)")
+ESSAY = (OOS_START, f"after the essay (from {ESSAY_DATE})")
 REGIME_ALPHA = 0.18  # the same in the shading and its legend, so the colours match
 REGIME_COLORS = {
     "ample": "#2ca02c",

@@ -53,7 +53,7 @@ def return_state(run) -> pd.Series:
     all_dates = pd.DatetimeIndex(run.signals.index)
     ret_idx = run.result.returns.index
     pos = all_dates.get_indexer(ret_idx)
-    lag = int(run.spec.exec_lag)
+    lag = int(_options(run).exec_lag)
     first = int(pos[0]) - lag  # the first decision that fills (the opening)
     src = np.maximum(pos - lag - 1, first)
     return pd.Series(dec[src], index=ret_idx, name="hedge_on")
@@ -133,9 +133,9 @@ def attribution_verdict(a: dict, bench_label: str) -> str:
 
 
 # ---------------------------------------------------------------- controls
-def _exec_kw(run) -> dict:
-    sp = run.spec
-    return dict(fees_bp=sp.fees_bp, slippage_bp=sp.slippage_bp, exec_lag=sp.exec_lag)
+def _options(run):
+    """The run's execution options (``engine.ExecOptions``)."""
+    return run.spec.check()
 
 
 def static_weights(run) -> dict[str, float]:
@@ -150,7 +150,9 @@ def static_control(run) -> dict:
     px = run.prices
     w = static_weights(run)
     frame = pd.DataFrame(w, index=px.index[:1]) if w else pd.DataFrame(index=px.index[:1])
-    res = engine.backtest(frame, px, rebalance="monthly", **_exec_kw(run))
+    o = _options(run)
+    opts = engine.ExecOptions(fees_bp=o.fees_bp, slippage_bp=o.slippage_bp, exec_lag=o.exec_lag, rebalance="monthly")
+    res = engine.backtest(frame, px, opts)
     m = res.metrics()
     keep = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown", "turnover", "costs")
     sm = _plain({k: m[k] for k in keep})
@@ -226,11 +228,7 @@ def random_timing(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
     feats = np.stack([states, 1.0 - states], axis=1)  # (n + 1, 2, T)
     load = np.broadcast_to(np.stack([w_on, w_off])[None], (n + 1, 2, len(assets))).copy()
     fac = Factors(assets, feats, np.arange(n + 1), load)
-    sp = run.spec
-    inp = from_prices(
-        px, fac, list(range(n + 1)), fees_bp=sp.fees_bp, slippage_bp=sp.slippage_bp, exec_lag=sp.exec_lag,
-        rebalance=sp.rebalance, band=sp.band, vol_target=sp.vol_target, fallback=run.strategy.fallback,
-    )  # fmt: skip
+    inp = from_prices(px, fac, list(range(n + 1)), _options(run), fallback=run.strategy.fallback)
     res = evaluate(inp, stats=False)
     sh = res.frame["sharpe"].to_numpy(float)
     own, rand = sh[0], sh[1:]
