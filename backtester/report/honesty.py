@@ -72,7 +72,7 @@ def _state_rows(a: dict, names: tuple[str, str]) -> list[list]:
     for key, label in (("hedge_on", "hedge on"), ("hedge_off", "hedge off")):
         p = a.get(key) or {}
         for who, name in (("strategy", names[0]), ("benchmark", names[1])):
-            m = p.get(who) or {}
+            m = p.get(who) if isinstance(p.get(who), dict) else {}  # None (no day in this state) -> blanks
             rows.append(
                 [label if who == "strategy" else "", name, p.get("days", 0) if who == "strategy" else "",
                  _pct(p.get("share")) if who == "strategy" else "", _pct(m.get("total_return")), _pct(m.get("cagr")),
