@@ -214,3 +214,25 @@ def test_fixed_rule_page_marks_the_essay_and_thesis_states_both_numbers(snapshot
     after = page["after the essay (continuing positions)|strategy"]
     assert c["strategy"]["total_return"] == pytest.approx(after["total_return"], rel=1e-12)
     assert c["period"]["start"] == after["start"] and "tearsheet" in c["definition"]
+
+
+def test_sweep_page_statistics_and_warnings():
+    from backtester.report import honesty
+
+    manifest = {
+        "summary": {"params": {"floor": 0.13, "gold": 0.5, "btc": 0.3}},
+        "sweep": {
+            "grid": {"floor": [0.07, 0.1, 0.13], "gold": [0.3, 0.5, 0.7], "btc": [0.1, 0.3, 0.5]},
+            "metric": "sharpe", "combinations": {"total": 27, "valid": 25}, "deflated_sharpe": 0.91, "pbo": 0.4,
+            "rank_stability": {"halves": [{"start": "a", "end": "b", "rank": 3, "of": 25}], "spearman": 0.25},
+        },
+    }  # fmt: skip
+    html = honesty.sweep_html(manifest, {"max_drawdown": -0.5}, {"max_drawdown": -0.3})
+    assert "25 / 27" in html and "0.910" in html and "0.400" in html and "3 of 25" in html and "0.25" in html
+    assert "floor = 0.13 is on the edge of its grid" in html and "gold" not in html.split("warning")[1]
+    assert "worse than the benchmark" in html
+    calm = honesty.sweep_html(
+        {**manifest, "summary": {"params": {"floor": 0.1, "gold": 0.5, "btc": 0.3}}}, {"max_drawdown": -0.2},
+        {"max_drawdown": -0.3},
+    )
+    assert "warning" not in calm
