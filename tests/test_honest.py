@@ -232,7 +232,8 @@ def test_sweep_page_statistics_and_warnings():
     assert "floor = 0.13 is on the edge of its grid" in html and "gold" not in html.split("warning")[1]
     assert "worse than the benchmark" in html
     calm = honesty.sweep_html(
-        {**manifest, "summary": {"params": {"floor": 0.1, "gold": 0.5, "btc": 0.3}}}, {"max_drawdown": -0.2},
+        {**manifest, "summary": {"params": {"floor": 0.1, "gold": 0.5, "btc": 0.3}}},
+        {"max_drawdown": -0.2},
         {"max_drawdown": -0.3},
     )
     assert "warning" not in calm
