@@ -152,8 +152,23 @@ class Run:
     data: dict
     path: Path | None = None
     prices: pd.DataFrame | None = None  # the engine's price frame (controls re-run on it)
-    weights: pd.DataFrame | None = None  # the strategy's target weights on every decision date
-    analysis: dict | None = None  # attribution and controls, filled by save_run
+    target_weights: pd.DataFrame | None = None  # the strategy's target weights on every decision date
+    analysis: dict | None = None  # attribution and controls (research.controls.analyse, called by api.save)
+
+    @property
+    def returns(self) -> pd.Series:
+        """Daily returns of the strategy (after costs), on the run's sessions."""
+        return self.result.returns
+
+    @property
+    def weights(self) -> pd.DataFrame:
+        """Weights held at each close (after trading), CASH included."""
+        return self.result.weights
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """Every fill: date, asset, side, units, size, value, price, fees, slippage, cost."""
+        return self.result.trades
 
     def summary(self) -> dict:
         return {
@@ -264,7 +279,20 @@ def resolve(
     bstrat, bparams, blabel = benchmark_strategy(spec.benchmark)
     own = list(assets) if assets is not None else strategy_assets(strat, params, spec.gold)
     universe = list(dict.fromkeys(own + list(bstrat.assets(bparams))))
+    for a in own:
+        try:
+            market.check_holdable([a])
+        except UsageError as e:
+            raise UsageError(f"strategy {strat.name}: {e.what}", e.fix) from None
     market.check_holdable(universe)
+    have = set(market.holdable_assets(store))
+    for a in universe:
+        if a not in have:
+            who = f"strategy {strat.name}" if a in own else f"benchmark {blabel}"
+            raise UsageError(
+                f"{who} holds {a}, which has no prices in the store {store.root}",
+                f"import its prices (`hedge data import` / `hedge data pull --series {a}`) or hold another asset",
+            )
     if signals is None:
         signals = sig.compute(store)
     start = end = prices = None
@@ -315,20 +343,17 @@ def run_resolved(store, rr: ResolvedRun) -> Run:
     rid = run_id_for(rr.spec, rr.params, data["hash"])
     return Run(
         rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data,
-        prices=rr.prices, weights=w,
+        prices=rr.prices, target_weights=w,
     )  # fmt: skip
 
 
 # ---------------------------------------------------------------- saving
-def save_run(
-    run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, analysis: bool = True
-) -> Path:
+def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
     """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
 
     ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
-    ``analysis``: also compute ``attribution`` and ``controls`` (``research.controls``; seeded, so saving the
-    same run again writes the same numbers) into run.json and ``run.analysis``. run.json also records the
-    ``selection_window`` (:func:`selection_window`)."""
+    ``run.analysis`` (``attribution`` and ``controls``, set by ``api.save`` from ``research.controls``) goes
+    into run.json too, and the ``selection_window`` (:func:`selection_window`)."""
     from .signals import signal_columns
 
     reports_dir = Path(reports_dir)
@@ -357,16 +382,12 @@ def save_run(
         r.trades.to_csv(tmp / "trades.csv", index=False, float_format="%.10g")
         sc = [c for c in signal_columns(run.signals)]
         run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
-        from .research.significance import significance_of_returns
+        from .bootstrap import significance_of_returns
 
         try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
             significance = significance_of_returns(rets)
         except UsageError:  # too few days of returns
             significance = None
-        if analysis and run.prices is not None and run.weights is not None:
-            from .research import controls as ctl
-
-            run.analysis = {"attribution": ctl.attribution(run), "controls": ctl.controls(run)}
         manifest = {
             "run_id": run.run_id,
             "tool": "liquidity-hedge",

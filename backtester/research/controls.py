@@ -44,7 +44,7 @@ def _plain(d: dict) -> dict:
 def decision_state(run) -> pd.Series:
     """The hedge's state on every decision date of the run's price window (bool)."""
     s = run.signals
-    return run.strategy.hedge_state(s, run.params, weights=run.weights)
+    return run.strategy.hedge_state(s, run.params, weights=run.target_weights)
 
 
 def return_state(run) -> pd.Series:
@@ -222,7 +222,7 @@ def random_timing(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
     head = {"n": n, "seed": seed, "switches": len(spells) - 1, "time_on": float(state.mean())}
     if len(spells) < 2:
         return {**head, "p_value": None, "percentile": None, "verdict": "The hedge never switches: no timing to test."}
-    w = run.weights.reindex(index=px.index).reindex(columns=assets).fillna(0.0).to_numpy(float)
+    w = run.target_weights.reindex(index=px.index).reindex(columns=assets).fillna(0.0).to_numpy(float)
     w_on, w_off = _basket(w[state]), _basket(w[~state])
     states = np.vstack([state[None, :], shuffled_states(state, n, seed)]).astype(np.float64)
     feats = np.stack([states, 1.0 - states], axis=1)  # (n + 1, 2, T)
@@ -263,6 +263,15 @@ def random_timing(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
 
 def controls(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
     return {"static": static_control(run), "random_timing": random_timing(run, n=n, seed=seed)}
+
+
+def analyse(run, n: int = N_RANDOM, seed: int = SEED) -> dict | None:
+    """``{"attribution", "controls"}`` of a run backtested by ``run.run_backtest`` (None for a run without its
+    prices and weights, e.g. a walk-forward book); stored in ``run.analysis`` (run.json) by ``api.save``."""
+    if run.prices is None or run.target_weights is None:
+        return None
+    run.analysis = {"attribution": attribution(run), "controls": controls(run, n=n, seed=seed)}
+    return run.analysis
 
 
 # ---------------------------------------------------------------- a sweep's best: rank stability
