@@ -70,9 +70,9 @@ WorkersOpt = Annotated[
 ]
 
 
-def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir):
-    """The checks on the strategy, ``--param``, ``--grid``, its size and ``--metric`` (UsageError), before any
-    data is read; returns (the Strategy, the Grid). Shared with ``hedge walkforward``."""
+def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir, sample=None):
+    """The checks on the strategy, ``--param``, ``--grid``, its size (or ``--sample``) and ``--metric``
+    (UsageError), before any data is read; returns (the Strategy, the Grid). Shared with ``hedge walkforward``."""
     from .. import strategy as st
     from ..research.sweep import check_size, parse_grid
     from ..research.sweep.evaluation import METRICS
@@ -81,15 +81,15 @@ def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, st
     fixed = st.parse_params(param)
     strat.resolve(fixed)
     g = parse_grid(grid, strat, fixed)
-    check_size(g, max_combinations)
+    check_size(g, max_combinations, sample)
     if metric not in METRICS:
         raise UsageError(f"--metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}")
     return strat, g
 
 
-def _row(frame, i, names, assets) -> dict:
+def _row(frame, i, names, assets, combos) -> dict:
     r = frame.loc[i]
-    out = {"combination": int(i), "params": {k: common.plain(r[k]) for k in names}}
+    out = {"combination": combos.number(i), "params": {k: common.plain(r[k]) for k in names}}
     out.update({k: common.plain(r[k]) for k in ROW_KEYS})
     out["time_in_market"] = {a: common.plain(r[f"time_in_{a}"]) for a in assets}
     return out
@@ -171,7 +171,10 @@ def sweep_cmd(
     spa_against: Annotated[
         str, typer.Option("--spa-against", help="Reference of --spa: benchmark (the --benchmark) or cash.")
     ] = "benchmark",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the --spa bootstrap.")] = 0,
+    sample: Annotated[
+        int | None, typer.Option("--sample", help="Evaluate a seeded random subset of N combinations of the grid.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of --sample and of the --spa bootstrap.")] = 0,
     executor: ExecutorOpt = "local",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
@@ -184,7 +187,7 @@ def sweep_cmd(
     from ..report.charts import check_plot_path
 
     # every argument check first: nothing is read before the grid is known to be valid
-    strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir)
+    strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample)
     if top < 1:
         raise UsageError(f"--top {top} is below 1", "print at least one row")
     if pbo_blocks < 2 or pbo_blocks % 2:
@@ -215,7 +218,7 @@ def sweep_cmd(
 
     exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
-    inp = prepare(store, spec, g, strategy=strat)
+    inp = prepare(store, spec, g, strategy=strat, sample=sample, seed=seed)
     cb, stop = _progress()
     try:
         with exmod.make(executor, scheduler, workers) as ex:
@@ -246,9 +249,11 @@ def sweep_cmd(
             "valid": res.n_valid,
             "invalid": res.n_invalid,
             "invalid_reasons": {str(k): int(v) for k, v in frame["invalid_reason"].value_counts().items()},
+            "grid": g.size,
+            "sample": None if sample is None else {"size": res.n_total, "seed": seed},
         },
-        "top": [_row(frame, i, names, inp.assets) for i in top_rows.index],
-        "best": _row(frame, res.best_index, names, inp.assets),
+        "top": [_row(frame, i, names, inp.assets, inp.combos) for i in top_rows.index],
+        "best": _row(frame, res.best_index, names, inp.assets, inp.combos),
         "deflated_sharpe": (res.deflated_sharpe or {}).get("deflated_sharpe"),
         "deflated_sharpe_detail": res.deflated_sharpe,
         "pbo": (res.pbo or {}).get("pbo"),
@@ -287,10 +292,14 @@ def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
         "best_mean_excess_annual": r["statistic_annual"],
         "best_combination": r["best_combination"],
     }
+    out["spa"]["best_combination"] = inp.combos.number(r["best_combination"])
     out["reality_check"] = r["reality_check"]
-    out["stepm"] = r["stepm"]
-    for row in out["top"]:
-        row["stepm"] = bool(mask[row["combination"]])
+    st = r["stepm"]
+    if st["combinations"] is not None:
+        st["combinations"] = [inp.combos.number(i) for i in st["combinations"]]
+    out["stepm"] = st
+    for row, i in zip(out["top"], top_rows.index, strict=True):
+        row["stepm"] = bool(mask[i])
     out["best"]["stepm"] = bool(mask[res.best_index])
 
 
@@ -355,7 +364,7 @@ def _print(out, res, names, top_rows, inp) -> None:
     if c["invalid"]:
         inv = ", " + ", ".join(f"{v:,} invalid ({k}): skipped" for k, v in c["invalid_reasons"].items())
     rows = []
-    marked = {row["combination"] for row in out["top"] if row.get("stepm")}
+    marked = {i for row, i in zip(out["top"], top_rows.index, strict=True) if row.get("stepm")}
     for rank, i in enumerate(top_rows.index, 1):
         r = res.frame.loc[i]
         rows.append(
@@ -367,7 +376,9 @@ def _print(out, res, names, top_rows, inp) -> None:
         )
     common.table(
         f"{out['strategy_name']} sweep {out['period']['start']} .. {out['period']['end']}: "
-        f"{c['total']:,} combinations ({c['valid']:,} valid{inv}), best by {out['metric']}",
+        f"{c['total']:,} combinations"
+        + (f" (a seeded sample of the grid's {c['grid']:,})" if c.get("sample") else "")
+        + f" ({c['valid']:,} valid{inv}), best by {out['metric']}",
         ["#", *names, *[lab for _, lab, _ in TABLE_METRICS]],
         rows,
     )

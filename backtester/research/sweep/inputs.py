@@ -140,9 +140,12 @@ def _universe(strat, combos: Combos, gold: str) -> list[str]:
     return list(seen)
 
 
-def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None) -> Inputs:
+def prepare(
+    store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None, sample: int | None = None, seed=0
+) -> Inputs:
     """Resolve ``spec`` (a RunSpec: fixed params, costs, window, lag, schedule, gold, benchmark) and ``grid``
-    as ``run_backtest`` would, load prices and signals once, and build the factor-form weights."""
+    as ``run_backtest`` would, load prices and signals once, and build the factor-form weights (of a seeded
+    random ``sample`` of the combinations when given: ``inp.combos.number(i)`` is row i's grid number)."""
     from ... import run as runmod
     from ... import signals as sig
     from ... import strategy as st
@@ -154,6 +157,8 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     strat = strategy or st.get(spec.strategy, spec.strategies_dir)
     base = strat.resolve(spec.params)
     combos = Combos(grid, base)
+    if sample is not None:
+        combos = combos.sample(sample, seed)
     bstrat, bparams, blabel = runmod.benchmark_strategy(spec.benchmark)
     assets = _universe(strat, combos, spec.gold)
     universe = list(dict.fromkeys(assets + list(bstrat.assets(bparams))))
