@@ -30,9 +30,9 @@ def test_sample_is_seeded_sorted_and_maps_to_grid_numbers():
         assert all(cols[k][i] == fcols[k][n] for k in g.names)
     assert len(full.sample(100)) == 30  # a sample larger than the grid is the grid
     assert check_size(g, 5, sample=5) == 5
-    with pytest.raises(UsageError, match="--sample 6 is more than the maximum 5"):
+    with pytest.raises(UsageError, match="sample 6 is more than the maximum 5"):
         check_size(g, 5, sample=6)
-    with pytest.raises(UsageError, match="--sample 0 is below 1"):
+    with pytest.raises(UsageError, match="sample 0 is below 1"):
         check_size(g, 5, sample=0)
 
 

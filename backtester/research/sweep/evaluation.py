@@ -170,9 +170,9 @@ def evaluate(
     from . import overfit
 
     if metric not in METRICS:
-        raise UsageError(f"unknown metric {metric!r}", f"use one of: {', '.join(METRICS)}")
+        raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
     if blocks < 2 or blocks % 2:
-        raise UsageError(f"--pbo-blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)")
+        raise UsageError(f"blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)", param="blocks")
     _kernel()  # import (or compile, the first time ever) before the clock starts
     t_start = time.perf_counter()
     a, b = _window(inp, window)
@@ -276,8 +276,9 @@ def _distributed(executor, inp: Inputs, wa, out, tim, blk, status, progress) -> 
 
     if inp.factors is None:
         raise UsageError(
-            f"--executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
-            "use --executor local for this strategy",
+            f"executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
+            "use the local executor for this strategy",
+            param="executor",
         )
     shared = (
         executor.share(("inputs", id(inp)), lambda: replace(inp, strategy=None, signals=None, spec=None)),

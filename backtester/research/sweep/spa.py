@@ -155,7 +155,9 @@ class _Excess:
             self.label = "CASH"
         else:
             if inp.benchmark is None:
-                raise UsageError("--spa-against benchmark needs a benchmark", "give --benchmark or --spa-against cash")
+                raise UsageError(
+                    "against benchmark needs a benchmark", "give a benchmark or test against cash", param="against"
+                )
             ld, st = self.run(inp.benchmark, np.zeros(self.T), cache=None)
             if st[0] != 0:
                 raise UsageError("the benchmark's weights are invalid on the sweep's window", "use --spa-against cash")
@@ -203,9 +205,9 @@ def best_of_sweep(
     from .evaluation import _window
 
     if reps < 1:
-        raise UsageError(f"--spa-reps {reps} is below 1", "e.g. 1000")
+        raise UsageError(f"reps {reps} is below 1", "e.g. 1000", param="reps")
     if against not in AGAINST:
-        raise UsageError(f"--spa-against {against!r} is unknown", "use benchmark or cash")
+        raise UsageError(f"against {against!r} is unknown", "use benchmark or cash", param="against")
     if not 0.0 < size < 1.0:
         raise UsageError(f"size {size} is not in (0, 1)", "e.g. 0.05")
     pr = ensure(progress)
