@@ -69,40 +69,12 @@ def import_(
     )
 
 
-def status_rows(store) -> tuple[str, list[dict]]:
-    import pandas as pd
-
-    from ..data import catalog
-
-    asof = store.last_common_date()
-    rows = []
-    for sid in store.ids():
-        if sid not in catalog.CATALOG:
-            continue
-        spec, m = catalog.CATALOG[sid], store.meta(sid)
-        lag = int((asof - pd.Timestamp(m["last"])).days)
-        rows.append(
-            {
-                "series": sid,
-                "source": m["source"].split(":")[0],
-                "units": spec.units,
-                "frequency": spec.frequency,
-                "first": m["first"],
-                "last": m["last"],
-                "rows": m["rows"],
-                "fetched_at": m["fetched_at"],
-                "days_behind": lag,
-                "staleness_limit_days": spec.staleness_days,
-                "stale": lag > spec.staleness_days,
-            }
-        )
-    return str(asof.date()), rows
-
-
 @data_app.command("status")
 def status(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table):
     """Every stored series: source, units, first/last date, rows, staleness against its frequency."""
     store = common.open_store(data_dir)
+    from ..data.store import status_rows
+
     asof, rows = status_rows(store)
     missing = sorted(set(__import__("backtester.data.catalog", fromlist=["x"]).CATALOG) - {r["series"] for r in rows})
     if fmt is Format.json:

@@ -181,3 +181,35 @@ class Store:
             os.close(dfd)
         self._cache.pop(series_id, None)
         return meta
+
+
+def status_rows(store) -> tuple[str, list[dict]]:
+    """``hedge data status``: (the store's as-of date, one row per catalogued series: source, units, first and
+    last dates, rows, fetch time, days behind the as-of date and whether that exceeds its staleness limit)."""
+    import pandas as pd
+
+    from . import catalog
+
+    asof = store.last_common_date()
+    rows = []
+    for sid in store.ids():
+        if sid not in catalog.CATALOG:
+            continue
+        spec, m = catalog.CATALOG[sid], store.meta(sid)
+        lag = int((asof - pd.Timestamp(m["last"])).days)
+        rows.append(
+            {
+                "series": sid,
+                "source": m["source"].split(":")[0],
+                "units": spec.units,
+                "frequency": spec.frequency,
+                "first": m["first"],
+                "last": m["last"],
+                "rows": m["rows"],
+                "fetched_at": m["fetched_at"],
+                "days_behind": lag,
+                "staleness_limit_days": spec.staleness_days,
+                "stale": lag > spec.staleness_days,
+            }
+        )
+    return str(asof.date()), rows

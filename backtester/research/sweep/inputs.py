@@ -51,6 +51,7 @@ class Inputs:
     benchmark: Factors | None = None  # one combination: the benchmark's weights
     benchmark_label: str | None = None
     notes: list[str] = field(default_factory=list)
+    sample_seed: int | None = None  # --sample: the seed of the subset (combos is then a grid.Sample)
     gold: str = "GLD"
     resolved: object = None  # the backtester.run.ResolvedRun behind these inputs (None from from_prices)
 
@@ -181,6 +182,7 @@ def prepare(
     inp.benchmark_label = rr.benchmark_label
     inp.notes = list(rr.notes)
     inp.gold = spec.gold
+    inp.sample_seed = None if sample is None else seed
     inp.resolved = rr
     return inp
 
