@@ -121,6 +121,9 @@ def sweep_cmd(
     ] = None,
     heatmap_x: Annotated[str | None, typer.Option("--heatmap-x", help="Heatmap x parameter.")] = None,
     heatmap_y: Annotated[str | None, typer.Option("--heatmap-y", help="Heatmap y parameter.")] = None,
+    heatmap_agg: Annotated[
+        str, typer.Option("--heatmap-agg", help="Over the other parameters: max (the best) or mean.")
+    ] = "max",
     max_combinations: MaxCombinationsOpt = 200_000,
     pbo_blocks: Annotated[int, typer.Option("--pbo-blocks", help="CSCV blocks (even) for the PBO.")] = 16,
     best_report: Annotated[
@@ -174,6 +177,8 @@ def sweep_cmd(
     if seed < 0:
         raise UsageError(f"--seed {seed} is negative", "give a seed >= 0")
     hx = hy = None
+    if heatmap_agg not in ("max", "mean"):
+        raise UsageError(f"--heatmap-agg {heatmap_agg!r} is unknown", "use max (the best) or mean")
     if heatmap is not None:
         check_plot_path(heatmap)
         hx, hy = _heatmap_axes(g, heatmap_x, heatmap_y)
@@ -206,7 +211,7 @@ def sweep_cmd(
         from ..report.heatmap import write_heatmap
 
         ttl = f"{strategy} sweep, {res.start} .. {res.end}"
-        out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl))
+        out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl, agg=heatmap_agg))
     if best_report:
         out.update(_best_report(store, inp, res, out, title, reports_dir))
     if fmt is Format.json:
@@ -284,6 +289,7 @@ def _print(out, res, names, top_rows, inp) -> None:
         + f" ({c['valid']:,} valid{inv}), best by {out['metric']}",
         ["#", *names, *[lab for _, lab, _ in TABLE_METRICS]],
         rows,
+        optional=["costs", "turnover", "Sortino", "total", "vol"],
     )
     con = common.console()
 
@@ -322,9 +328,9 @@ def _print(out, res, names, top_rows, inp) -> None:
             f"benchmark {out['benchmark_name']}: Sharpe {common.fmt_num(b['sharpe'], 2)}, "
             f"CAGR {common.fmt_pct(b['cagr'])}, max DD {common.fmt_pct(b['max_drawdown'])}"
         )
-    rate = res.n_total / res.elapsed if res.elapsed > 0 else float("nan")
+    compiled = f", of which {res.compile_seconds:.1f} s compiling kernels" if res.compile_seconds >= 0.5 else ""
     line(
-        f"evaluated in {res.elapsed:.2f} s ({rate:,.0f} combinations/s); each "
+        f"evaluated in {res.elapsed:.2f} s{compiled} ({res.rate:,.0f} combinations/s without compiling); each "
         f"row equals `hedge backtest {out['strategy_name']} --param ...` on {out['period']['start']} .. "
         f"{out['period']['end']}"
     )
