@@ -38,6 +38,21 @@ class Param:
     max: float | None = None
     help: str = ""
     choices: tuple[str, ...] | None = None
+    unit: str = ""  # what the number is in ("reserves/GDP", "$bn", "bp", "weight"); derived when empty
+
+    def unit_of(self, name: str) -> str:
+        """The parameter's unit: explicit, else from its name (``_bn``, ``_bp``) or help (a weight or share)."""
+        if self.unit:
+            return self.unit
+        if self.type is str:
+            return "choice"
+        if name.endswith("_bn"):
+            return "$bn"
+        if name.endswith("_bp"):
+            return "bp"
+        if "weight" in self.help or "share" in self.help:
+            return "weight"
+        return ""
 
     def parse(self, name: str, raw: object) -> object:
         if self.type is str:

@@ -400,3 +400,31 @@ def test_cli_best_report_saves_the_best_run_with_the_statistics(snapshot_store, 
     assert "deflated Sharpe" in html and "PBO (CSCV)" in html and "trials (valid / all combinations)" in html
     assert "every number on this page is in sample" in html and "after the essay" not in html
     assert "is on the edge of its grid" in html  # btc=0.2 or 0.05 and gld 0.2 or 0.4: every value is an edge
+
+
+def test_heatmap_aggregates_as_stated_centres_on_the_benchmark_and_labels_invalid_cells(tmp_path):
+    from types import SimpleNamespace
+
+    from backtester.report.heatmap import grid_matrix, write_heatmap
+
+    frame = pd.DataFrame(
+        {
+            "a": [1, 1, 2, 2, 1, 1, 2, 2],
+            "b": [10, 20, 10, 20, 10, 20, 10, 20],
+            "c": [0, 0, 0, 0, 1, 1, 1, 1],
+            "total_return": 0.0,
+            "sharpe": [0.1, 0.2, 0.3, np.nan, 0.5, 0.6, 0.7, np.nan],
+            "valid": [True, True, True, False, True, True, True, False],
+        }
+    )
+    best = grid_matrix(frame, "a", "b", "sharpe", True, "max")
+    mean = grid_matrix(frame, "a", "b", "sharpe", True, "mean")
+    assert best.loc[10, 1] == 0.5 and mean.loc[10, 1] == pytest.approx(0.3)
+    assert np.isnan(best.loc[20, 2]) and np.isnan(mean.loc[20, 2])  # every combination there is invalid
+    res = SimpleNamespace(frame=frame, metric="sharpe", higher_is_better=True, benchmark={"sharpe": 0.4})
+    for agg, words in (("max", "best (max) of the valid combinations over c"), ("mean", "mean of the valid")):
+        text = write_heatmap(res, "a", "b", tmp_path / f"{agg}.html", "t", agg=agg).read_text()
+        assert words in text and "centred on the benchmark" in text
+        assert '"zmid":0.4' in text.replace(" ", "") and '"invalid"' in text
+    png = write_heatmap(res, "a", "b", tmp_path / "h.png", "t", agg="mean")
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from . import app, common
+from . import app, common, progress
 from .common import DataDirOpt, Format, FormatOpt
 
 StrategiesDirOpt = Annotated[
@@ -53,6 +53,7 @@ def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = For
                     "max": p.max,
                     "choices": list(p.choices) if p.choices else None,
                     "help": p.help,
+                    "unit": p.unit_of(k),
                 }
                 for k, p in s.params.items()
             },
@@ -62,14 +63,30 @@ def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = For
     if fmt is Format.json:
         common.emit_json({"strategies": out})
         return
-    rows = []
+    rows, lists = [], []
     for name, s in out.items():
-        ps = ", ".join(
-            f"{k}={p['default']}" + (f" [{p['min']:g}..{p['max']:g}]" if p["min"] is not None else "")
-            for k, p in s["params"].items()
-        )
-        rows.append([name, s["description"], ps])
-    common.table("strategies", ["name", "description", "parameters (default [range])"], rows)
+        rows.append([name, "", "", "", ""])
+        for k, p in s["params"].items():
+            span, meaning = "", p["help"]
+            if p["choices"] and len("|".join(p["choices"])) <= 12:
+                span = "|".join(p["choices"])
+            elif p["choices"]:
+                span = f"{len(p['choices'])} choices"
+                lists.append(f"{name} {k}: one of {', '.join(p['choices'])}")
+            elif p["min"] is not None:
+                span = f"{p['min']:g}..{p['max']:g}"
+            rows.append(["  " + k, common.plain(p["default"]), span, p["unit"], meaning])
+    common.table(
+        "strategies and their parameters (--param name=value)",
+        ["strategy / parameter", "default", "range", "unit", "meaning"],
+        rows,
+        wrap=set(),
+    )
+    con = common.console()
+    for line in lists:
+        con.print(line, highlight=False, markup=False)
+    for name, s in out.items():
+        con.print(f"{name}: {s['description']}", highlight=False, markup=False)
 
 
 METRIC_ROWS = [
@@ -130,18 +147,22 @@ def backtest_cmd(
     if export_weights is not None and not export_weights.endswith(".csv"):
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
     store = common.open_store(data_dir)
-    run = run_backtest(store, spec)
-    command = common.command_line()
-    if report:
-        written = api.report(run, reports_dir, title=title, command=command)
-        path = run.path
-    else:
-        path = api.save(run, reports_dir, command=command)
-    if export_weights:
-        run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
-    out = {**run.summary(), **(run.analysis or {}), "run_dir": str(path)}
-    if report:
-        out["report"] = str(written)
+    prog = progress.terminal(enabled=fmt is not Format.json)
+    try:
+        run = run_backtest(store, spec, progress=prog)
+        command = common.command_line()
+        if report:
+            written = api.report(run, reports_dir, title=title, command=command, progress=prog)
+            path = run.path
+        else:
+            path = api.save(run, reports_dir, command=command, progress=prog)
+        if export_weights:
+            run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
+        out = {**run.summary(), **(run.analysis or {}), "run_dir": str(path)}
+        if report:
+            out["report"] = str(written)
+    finally:
+        prog.done()
     if fmt is Format.json:
         common.emit_json(out)
         return
@@ -201,42 +222,80 @@ def now_cmd(
         float | None, typer.Option("--value", help="Portfolio value in USD (default: holdings total).")
     ] = None,
     holdings: Annotated[str | None, typer.Option("--holdings", help="CSV asset,value_usd of current holdings.")] = None,
+    fractional: Annotated[
+        bool, typer.Option("--fractional", help="Fractional ETF shares (default: whole shares).")
+    ] = False,
     gold: GoldOpt = "GLD",
     strategies_dir: StrategiesDirOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
-    """Target weights for the latest decision date, the signals behind them, and the orders to get there."""
+    """Target weights for the latest decision date and the signals behind them; with --value or --holdings,
+    the orders to get there (whole shares unless --fractional) and a fee estimate."""
     from ..now import target_now
 
     store = common.open_store(data_dir)
     from ..strategy import parse_params
 
     out = target_now(
-        store, strategy, parse_params(param), value=value, holdings=holdings, gold=gold, strategies_dir=strategies_dir
+        store,
+        strategy,
+        parse_params(param),
+        value=value,
+        holdings=holdings,
+        gold=gold,
+        strategies_dir=strategies_dir,
+        fractional=fractional,
     )
     if fmt is Format.json:
         common.emit_json(out)
         return
-    common.table(
-        f"{strategy}: target for the decision at the {out['asof']} close (fills at {out['fill_on']})",
-        ["asset", "target", "price", "price_date", "current_usd", "target_usd", "order_usd", "order_units"],
-        [
+    asof, fill = out["asof"].date(), out["fill_on"].date()
+    title = f"{strategy}: target at the {asof} close (fills at the {fill} close)"
+    if not out["orders"]:
+        common.table(
+            title,
+            ["asset", "target", "price", "price date"],
+            [[t["asset"], common.fmt_pct(t["target_weight"]), common.fmt_num(t["price"], 2), t["price_date"]]
+             for t in out["targets"]],
+        )  # fmt: skip
+    else:
+        units = "units" if out["fractional"] else "units (whole shares)"
+        common.table(
+            title + f", portfolio ${out['value_usd']:,.0f}",
+            ["asset", "target", "price", "price date", "now $", "target $", "order $", units, "fees $"],
             [
-                o["asset"],
-                common.fmt_pct(o["target_weight"]),
-                common.fmt_num(o["price"], 2),
-                o["price_date"],
-                common.fmt_num(o["current_usd"], 2),
-                common.fmt_num(o["target_usd"], 2),
-                common.fmt_num(o["order_usd"], 2),
-                common.fmt_num(o["order_units"], 6),
-            ]
-            for o in out["orders"]
-        ],
-    )
+                [o["asset"], common.fmt_pct(o["target_weight"]), common.fmt_num(o["price"], 2), o["price_date"],
+                 f"{o['current_usd']:,.0f}", f"{o['target_usd']:,.0f}", f"{o['order_usd']:+,.0f}",
+                 _units(o), f"{o['fees_usd']:,.2f}"]
+                for o in out["orders"]
+            ],
+        )  # fmt: skip
+    con = common.console()
+    if out["orders"]:
+        con.print(f"estimated fees and slippage: ${out['fees_usd']:,.2f}", highlight=False, markup=False)
+    else:
+        con.print(f"no orders: {out['order_hint']}", highlight=False, markup=False)
+    for w in out["warnings"]:
+        con.print(f"warning: {w}", highlight=False, markup=False)
     common.table(
         "signals behind it",
-        ["signal", "value", "observation_date", "available_on"],
-        [[k, common.plain(v["value"]), v["observation_date"], v["available_on"]] for k, v in out["signals"].items()],
+        ["signal", "value", "observed", "available"],
+        [[k, _sig(v["value"]), v["observation_date"], v["available_on"]] for k, v in out["signals"].items()],
     )
+
+
+def _sig(v) -> str:
+    v = common.plain(v)
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _units(o: dict) -> str:
+    u = o["order_units"]
+    if o["target_weight"] == 0 and o["current_usd"] > 0 and o["asset"] != "CASH":
+        return "sell all"
+    if u is None:
+        return "-"
+    if o["asset"] == "CASH":
+        return ""
+    return f"{u:+,.0f}" if float(u).is_integer() else f"{u:+,.6f}"

@@ -158,6 +158,7 @@ def render_report(run, title: str | None = None) -> str:
                                          if n_trades > T.TRADES_SHOWN else "")
                  + ". Size: signed weight change; value and cost in units of the initial capital.",
                  f"<details{' open' if n_trades <= 60 else ''}><summary>trade list</summary>{trades}</details>"),
+        _walkforward_section(run, P, T),
         _section("events", "FOMC balance-sheet events in the period", "From backtester.data.fomc.",
                  T.events_html(ev, rets.index[0], rets.index[-1])),
         _section("manifest", "Run manifest", "Everything needed to reproduce and audit this run.",
@@ -168,15 +169,39 @@ def render_report(run, title: str | None = None) -> str:
     return page.replace(PANELS_MARK, "\n".join(parts), 1)
 
 
-def write_report(run_dir, title: str | None = None) -> Path:
+def _walkforward_section(run, P, T) -> str:
+    """A walk-forward run's windows (table) and the stability of its chosen parameters (chart); else ""."""
+    wf = run.manifest.get("walkforward") or {}
+    windows = wf.get("windows") or []
+    if not windows:
+        return ""
+    idx = run.returns.index
+    chart = P.parameter_stability_chart(windows, idx[0], idx[-1])
+    return _section(
+        "walkforward", "Walk-forward windows",
+        f"Each test window traded the parameters chosen on its training window (best {esc(wf.get('metric'))} of "
+        f"{esc(wf.get('combinations'))} combinations); the chosen parameters changed "
+        f"{esc(wf.get('parameter_changes'))} "
+        f"times in {len(windows)} windows. Rank out of sample: the choice among all combinations run fresh over "
+        "the test window (1 = best in hindsight).",
+        _chart("parameters", chart) + T.walkforward_html(wf),
+    )  # fmt: skip
+
+
+def write_report(run_dir, title: str | None = None, progress=None) -> Path:
     """Write ``<run_dir>/tearsheet.html`` and refresh the reports index; return the tearsheet's path."""
+    from ..progress import ensure
     from .index import write_index
     from .load import load_saved_run
 
+    progress = ensure(progress)
+    progress.stage("writing the tearsheet (QuantStats)")
     run_dir = Path(run_dir)
     run = load_saved_run(run_dir)
     path = atomic_write_text(run_dir / TEARSHEET, render_report(run, title))
+    progress.stage("updating the reports index")
     write_index(run_dir.parent)
+    progress.done()
     return path
 
 

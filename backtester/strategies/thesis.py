@@ -135,9 +135,9 @@ STRATEGIES = [
         description="The article's rule: gold+BTC when reserves/GDP < floor, or RRP drained with spreads "
         "widening, or QT has ended; else a neutral mix.",
         params={
-            "floor": Param(float, 0.10, 0.05, 0.15, help="reserves/GDP 'ample' floor"),
+            "floor": Param(float, 0.10, 0.05, 0.15, help="reserves/GDP 'ample' floor", unit="reserves/GDP"),
             "rrp_drained_bn": Param(float, 50.0, 0.0, 1000.0, help="RRP below this ($B) counts as drained"),
-            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="SOFR-EFFR or SOFR-IORB 20-day mean above this (bp)"),
+            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="SOFR-EFFR/IORB 20-day mean above this"),
             **_HEDGE,
             **_NEUTRAL,
         },
@@ -173,8 +173,8 @@ STRATEGIES = [
         name="reserve-scarcity",
         description="Gold/BTC weight rising linearly as reserves/GDP falls from `upper` to `lower`.",
         params={
-            "upper": Param(float, 0.11, 0.05, 0.20, help="reserves/GDP where the hedge starts"),
-            "lower": Param(float, 0.07, 0.0, 0.15, help="reserves/GDP where the hedge is full"),
+            "upper": Param(float, 0.11, 0.05, 0.20, help="reserves/GDP where the hedge starts", unit="reserves/GDP"),
+            "lower": Param(float, 0.07, 0.0, 0.15, help="reserves/GDP where the hedge is full", unit="reserves/GDP"),
             "max_weight": Param(float, 0.8, 0.0, 1.0, help="full hedge weight (gold+BTC)"),
             "btc_share": Param(float, 0.375, 0.0, 1.0, help="bitcoin's share of the hedge"),
             **_NEUTRAL,
@@ -189,7 +189,7 @@ STRATEGIES = [
         name="spread-stress",
         description="Risk off (gold and cash) while the SOFR spreads are stressed; otherwise the neutral mix.",
         params={
-            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="20-day mean spread above this (bp) is stress"),
+            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="20-day mean SOFR spread above this: stress"),
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight under stress (rest cash)"),
             **_NEUTRAL,
         },
@@ -209,7 +209,7 @@ STRATEGIES = [
         name="net-liquidity-trend",
         description="BTC and equities while net liquidity (WALCL-TGA-RRP) rises, gold and cash while it falls.",
         params={
-            "band_bn": Param(float, 50.0, 0.0, 500.0, help="13-week change beyond +/- this ($B) is a trend"),
+            "band_bn": Param(float, 50.0, 0.0, 500.0, help="13-week change beyond +/- this is a trend"),
             "btc": Param(float, 0.3, 0.0, 1.0, help="BTC weight while rising (rest SPY)"),
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight while falling (rest cash)"),
             **_NEUTRAL,

@@ -51,6 +51,7 @@ class Inputs:
     benchmark: Factors | None = None  # one combination: the benchmark's weights
     benchmark_label: str | None = None
     notes: list[str] = field(default_factory=list)
+    sample_seed: int | None = None  # --sample: the seed of the subset (combos is then a grid.Sample)
     gold: str = "GLD"
     resolved: object = None  # the backtester.run.ResolvedRun behind these inputs (None from from_prices)
 
@@ -144,10 +145,13 @@ def _universe(strat, combos: Combos, gold: str) -> list[str]:
     return list(seen)
 
 
-def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None) -> Inputs:
+def prepare(
+    store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None, sample: int | None = None, seed=0
+) -> Inputs:
     """Resolve ``spec`` (a RunSpec: fixed params, costs, window, lag, schedule, gold, benchmark) and ``grid``
     with :func:`backtester.run.resolve` (holding the union of the grid's assets), load prices and signals
-    once, and build the factor-form weights."""
+    once, and build the factor-form weights (of a seeded random ``sample`` of the combinations when given:
+    ``inp.combos.number(i)`` is row i's grid number)."""
     from ... import run as runmod
     from ... import strategy as st
 
@@ -155,6 +159,8 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     strat = strategy or st.get(spec.strategy, spec.strategies_dir)
     base = strat.resolve(spec.params)
     combos = Combos(grid, base)
+    if sample is not None:
+        combos = combos.sample(sample, seed)
     rr = runmod.resolve(store, spec, strategy=strat, signals=signals, assets=_universe(strat, combos, spec.gold))
     prices, s = rr.prices, rr.signals
     factors = None
@@ -176,6 +182,7 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     inp.benchmark_label = rr.benchmark_label
     inp.notes = list(rr.notes)
     inp.gold = spec.gold
+    inp.sample_seed = None if sample is None else seed
     inp.resolved = rr
     return inp
 
