@@ -115,21 +115,19 @@ def rerun_cmd(
 ):
     """Run a saved run again from its folder (its resolved experiment and strategy-file copy): the same
     run id and byte-identical run.json, or an error saying what changed."""
+    from .. import api
     from .. import experiment as ex
     from ..paths import reports_dir as resolve_reports
-    from ..run import save_run
     from .report import _run_id
 
     reports = resolve_reports(reports_dir)
     store = common.open_store(data_dir)
     run, man = ex.rerun(store, reports, _run_id(run_id))
-    known = {"experiment", "run_id", "tool", "version", "command", "spec", "strategy_source", "summary", "data",
-             "significance"}  # fmt: skip
-    extra = {k: v for k, v in man.items() if k not in known}  # e.g. a sweep's best run keeps its "sweep" key
+    extra = {k: man[k] for k in ("sweep",) if k in man}  # a sweep's best run keeps its sweep record
     exp = man["experiment"]
     before = (reports / run_id / "run.json").read_bytes()
     # every file written again (not left as it is because run.json already records this run)
-    path = save_run(run, reports, command=man.get("command"), extra=extra or None, experiment=exp, force=True)
+    path = api.save(run, reports, command=man.get("command"), extra=extra or None, experiment=exp, force=True)
     if (path / "run.json").read_bytes() != before:
         sys.stderr.write(f"note: run {run_id}'s run.json differs from the one saved before (same id)\n")
     out = {**run.summary(), "run_dir": str(path)}
