@@ -78,15 +78,18 @@ def backtest(
     return run_backtest(store, spec, signals=signals, strategy=obj)
 
 
-def save(
-    run: Run, reports_dir=None, *, command: str | None = None, extra: dict | None = None, progress=None
-) -> Path:
+def save(run: Run, reports_dir=None, *, command: str | None = None, extra: dict | None = None, progress=None) -> Path:
     """Save ``run`` as ``<reports_dir>/<run_id>/`` (``reports_dir``: else $HEDGE_REPORTS_DIR, else ./reports);
     ``command``: the command line recorded in its manifest; ``extra``: more run.json keys; ``progress``: a
-    :class:`backtester.progress.Progress` (stages)."""
+    :class:`backtester.progress.Progress` (stages). A backtested run gets its ``attribution`` and ``controls``
+    (``research.controls.analyse``, seeded) computed first.
+    """
     from .paths import reports_dir as resolve
+    from .research.controls import analyse
     from .run import save_run
 
+    if run.analysis is None:
+        analyse(run)
     return save_run(run, resolve(reports_dir), command=command, extra=extra, progress=progress)
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import __version__
-from .constants import GOLDS
+from .constants import DEFAULT_REBALANCE, GOLDS
 from .errors import DataError, UsageError
 from .strategy import Strategy, parse_params
 
@@ -53,7 +53,7 @@ class RunSpec:
     fees_bp: float | None = None  # None: per-asset defaults (engine.FEES_BP)
     slippage_bp: float | None = None
     exec_lag: int = 1
-    rebalance: str = "change"
+    rebalance: str = DEFAULT_REBALANCE
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
@@ -151,6 +151,9 @@ class Run:
     unknown_share: float
     data: dict
     path: Path | None = None
+    prices: pd.DataFrame | None = None  # the engine's price frame (controls re-run on it)
+    target_weights: pd.DataFrame | None = None  # the strategy's target weights on every decision date
+    analysis: dict | None = None  # attribution and controls (research.controls.analyse, called by api.save)
 
     @property
     def returns(self) -> pd.Series:
@@ -333,8 +336,9 @@ def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
 
     s = rr.signals
     notes = list(rr.notes)
-    res = engine.backtest(rr.weights(), rr.prices, rr.options, fallback=rr.strategy.fallback)
-    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options)
+    w = rr.weights()
+    res = engine.backtest(w, rr.prices, rr.options, fallback=rr.strategy.fallback)
+    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options.for_mix())  # a fixed mix is held
     strat = rr.strategy
     unknown = strat.unknown_share(s)
     by_input = {c: float(s[c].isna().mean()) for c in strat.uses if c in s.columns and s[c].isna().any()}
@@ -352,14 +356,19 @@ def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
     data = data_fingerprint(store)
     rid = run_id_for(rr.spec, rr.params, data["hash"])
     progress.done()
-    return Run(rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data)
+    return Run(
+        rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data,
+        prices=rr.prices, target_weights=w,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- saving
 def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None) -> Path:
     """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
 
-    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
+    ``run.analysis`` (``attribution`` and ``controls``, set by ``api.save`` from ``research.controls``) goes
+    into run.json too, and the ``selection_window`` (:func:`selection_window`)."""
     from .progress import ensure
     from .signals import signal_columns
 
@@ -376,8 +385,10 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         "strategy_source": run.strategy.source,
         "summary": run.summary(),
         "data": run.data,
+        **(run.analysis or {}),
         **(extra or {}),
     }
+    manifest["selection_window"] = selection_window(manifest)
     if _same_run(final / "run.json", manifest):
         # the same run again (same spec, data and version): leave the saved run and its pages as they are,
         # so a tearsheet never disagrees with run.json (only the command line would differ)
@@ -434,6 +445,29 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
     run.path = final
     progress.done()
     return final
+
+
+def selection_window(manifest: dict) -> dict:
+    """Which period the run's parameters were chosen on (run.json ``selection_window``): ``kind`` ``fixed``
+    (parameters given, not chosen on the data: no window), ``sweep`` (the best of a sweep: chosen on the
+    sweep's whole window) or ``walkforward`` (each test window's parameters chosen on its training window:
+    the whole book is out of sample), and ``windows`` (``start``/``end``; walk-forward adds the test window)."""
+    if manifest.get("selection_window"):
+        return manifest["selection_window"]
+    if manifest.get("sweep"):
+        p = manifest["sweep"].get("period") or {}
+        return {"kind": "sweep", "windows": [{"start": p.get("start"), "end": p.get("end")}]}
+    if manifest.get("walkforward"):
+        rows = manifest["walkforward"].get("windows") or []
+        return {
+            "kind": "walkforward",
+            "windows": [
+                {"start": r.get("train_start"), "end": r.get("train_end"), "test_start": r.get("test_start"),
+                 "test_end": r.get("test_end")}
+                for r in rows
+            ],
+        }  # fmt: skip
+    return {"kind": "fixed", "windows": []}
 
 
 def _same_run(saved: Path, manifest: dict) -> bool:

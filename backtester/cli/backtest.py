@@ -26,7 +26,9 @@ EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (ISO; defau
 FeesOpt = Annotated[float | None, typer.Option("--fees-bp", help="Fees in bp for every asset (default: per asset).")]
 SlippageOpt = Annotated[float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")]
 ExecLagOpt = Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")]
-RebalanceOpt = Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")]
+RebalanceOpt = Annotated[
+    str, typer.Option("--rebalance", help="change+monthly (default) | change | monthly | weekly | band")
+]
 BandOpt = Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")]
 VolTargetOpt = Annotated[float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")]
 GoldOpt = Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")]
@@ -91,7 +93,7 @@ METRIC_ROWS = [
     ("total_return", "total return", "pct"), ("cagr", "CAGR", "pct"), ("volatility", "volatility", "pct"),
     ("sharpe", "Sharpe (excess of cash)", "num"), ("sortino", "Sortino (excess of cash)", "num"),
     ("max_drawdown", "max drawdown", "pct"), ("calmar", "Calmar", "num"), ("turnover", "turnover (1-way/yr)", "num"),
-    ("costs", "costs (of equity)", "pct"), ("days", "days", "int"),
+    ("costs", "costs (of equity)", "pct"), ("opening_cost", "opening cost", "pct"), ("days", "days", "int"),
 ]  # fmt: skip
 
 
@@ -120,7 +122,7 @@ def backtest_cmd(
     fees_bp: FeesOpt = None,
     slippage_bp: SlippageOpt = None,
     exec_lag: ExecLagOpt = 1,
-    rebalance: RebalanceOpt = "change",
+    rebalance: RebalanceOpt = "change+monthly",
     band: BandOpt = 0.05,
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",
@@ -156,7 +158,7 @@ def backtest_cmd(
             path = api.save(run, reports_dir, command=command, progress=prog)
         if export_weights:
             run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
-        out = {**run.summary(), "run_dir": str(path)}
+        out = {**run.summary(), **(run.analysis or {}), "run_dir": str(path)}
         if report:
             out["report"] = str(written)
     finally:
@@ -168,10 +170,48 @@ def backtest_cmd(
         f"{strategy} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
         {strategy: run.metrics, run.benchmark_label: run.bench_metrics},
     )
+    if run.analysis:
+        analysis_tables(run.analysis, strategy, run.benchmark_label)
     con = common.console()
     for n in run.notes:
         con.print(f"- {n}", highlight=False, markup=False)
     typer.echo(f"saved to {path}" + (f"; report {out['report']}" if report else ""))
+
+
+def analysis_tables(analysis: dict, strategy: str, bench: str) -> None:
+    """``attribution`` and ``controls`` (``research.controls``) as two tables with their verdicts."""
+    a = analysis["attribution"]
+    rows = []
+    for key, name in (("hedge_on", "hedge on"), ("hedge_off", "hedge off")):
+        p = a[key]
+        for who, label in (("strategy", strategy), ("benchmark", bench)):
+            m = p.get(who) or {}
+            rows.append(
+                [f"{name} ({common.fmt_pct(p['share'], 1)})" if who == "strategy" else "", label,
+                 common.fmt_pct(m.get("total_return")), common.fmt_pct(m.get("cagr")),
+                 common.fmt_pct(m.get("volatility")), common.fmt_pct(m.get("max_drawdown"))]
+            )  # fmt: skip
+    common.table(
+        f"attribution: hedge on = {a['definition']}; {a['switches']} switches",
+        ["state (days)", "series", "total", "CAGR", "volatility", "max DD"],
+        rows,
+        caption=f"costs {common.fmt_pct(a['costs'])} (opening {common.fmt_pct(a['opening_cost'])}), "
+        f"turnover {common.fmt_num(a['turnover'], 2)}/yr",
+    )
+    c = analysis["controls"]
+    st, rt = c["static"], c["random_timing"]
+    sm = st.get("metrics") or {}
+    rows = [
+        ["static mix (average weights, monthly)", common.fmt_num(sm.get("sharpe"), 2), common.fmt_pct(sm.get("cagr")),
+         "-", "-"],
+        [f"random timing (n={rt['n']}, seed {rt['seed']}), median",
+         common.fmt_num((rt.get("random_sharpe") or {}).get("p50"), 2), "-", common.fmt_pct(rt.get("percentile"), 1),
+         common.fmt_num(rt.get("p_value"), 3)],
+    ]  # fmt: skip
+    common.table("controls", ["control", "Sharpe", "CAGR", "strategy pctile", "p-value"], rows)
+    con = common.console()
+    for v in (a["verdict"], st["verdict"], rt["verdict"]):
+        con.print(f"* {v}", highlight=False, markup=False)
 
 
 @app.command("now")

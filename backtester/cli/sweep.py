@@ -135,7 +135,7 @@ def sweep_cmd(
     fees_bp: FeesOpt = None,
     slippage_bp: SlippageOpt = None,
     exec_lag: ExecLagOpt = 1,
-    rebalance: RebalanceOpt = "change",
+    rebalance: RebalanceOpt = "change+monthly",
     band: BandOpt = 0.05,
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",
@@ -249,11 +249,14 @@ def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
 def _best_report(store, inp, res, out, title, reports_dir) -> dict:
     """Save the best combination's run (the sweep's statistics in its run.json) and write its tearsheet."""
     from .. import api
+    from ..research.controls import rank_stability
     from ..research.sweep.best import best_run, sweep_record
 
     run, warning = best_run(store, inp, res)
     ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
-    page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=sweep_record(out))
+    extra = sweep_record(out)
+    extra["sweep"]["rank_stability"] = rank_stability(inp, res)  # issue 13: the best's rank in each half
+    page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=extra)
     rec = {"run_id": run.run_id, "run_dir": str(run.path), "report": str(page)}
     if warning:
         rec["warning"] = warning

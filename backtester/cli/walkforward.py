@@ -48,7 +48,9 @@ def walkforward_cmd(
         float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")
     ] = None,
     exec_lag: Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")] = 1,
-    rebalance: Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")] = "change",
+    rebalance: Annotated[
+        str, typer.Option("--rebalance", help="change+monthly (default) | change | monthly | weekly | band")
+    ] = "change+monthly",
     band: Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")] = 0.05,
     vol_target: Annotated[
         float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")

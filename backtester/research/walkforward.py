@@ -284,7 +284,8 @@ def stitch(inp, choices: list[Choice]):
     end = min(len(inp.dates), last.test_b + inp.exec_lag)
     px = _prices(inp, first.test_a, end)
     res = engine.backtest(stitched_weights(inp, choices), px, inp.options, fallback=inp.strategy.fallback)
-    bres = engine.backtest(rr.benchmark_weights(inp.signals.iloc[first.test_a : end]), px, inp.options)
+    # a fixed-mix benchmark is held near its weights (change+monthly)
+    bres = engine.backtest(rr.benchmark_weights(inp.signals.iloc[first.test_a : end]), px, inp.options.for_mix())
     return res, bres
 
 
@@ -301,7 +302,8 @@ def slice_metrics(result, lo: int, hi: int) -> dict:
     if len(tr):
         d = pd.to_datetime(tr["date"])
         size = pd.to_numeric(tr["size"], errors="coerce").fillna(0.0)
-        buys = float(size[(d >= r.index[0]) & (d <= r.index[-1]) & (size > 0)].sum())
+        opening = d.min()  # the opening trade is not turnover (metrics.compute)
+        buys = float(size[(d >= r.index[0]) & (d <= r.index[-1]) & (d != opening) & (size > 0)].sum())
     else:
         buys = 0.0
     out["turnover"] = buys / years if years > 0 else float("nan")

@@ -216,12 +216,13 @@ def block_edges(T: int, blocks: int) -> np.ndarray:
 
 
 def schedule_keys(dates: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
-    """(T,) int64: year * 12 + month (monthly), ISO year * 100 + ISO week (weekly), zeros otherwise; in numpy
-    (the pandas date fields cost ~0.1-1 ms a call)."""
+    """(T,) int64: ISO year * 100 + ISO week (weekly), year * 12 + month otherwise (monthly, change+monthly,
+    and change and band, whose fixed-mix benchmark is rebalanced monthly: ``engine.mix_rebalance``); in
+    numpy (the pandas date fields cost ~0.1-1 ms a call)."""
     if dates.tz is not None:  # local calendar dates
         dates = dates.tz_localize(None)
     day = dates.to_numpy().astype("datetime64[D]")
-    if rebalance == "monthly":
+    if rebalance != "weekly":
         month = day.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
         return month + 1970 * 12 + 1
     if rebalance == "weekly":
@@ -282,11 +283,9 @@ def window_arrays(inp: Inputs, a: int = 0, b: int | None = None, blocks: int = 1
     n = len(inp.assets)
     cov = np.zeros((Tw if inp.vol_target is not None else 1, n, n))
     if inp.vol_target is not None and Tw > VOL_WINDOW:
-        cff = ff
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rets = np.zeros_like(cff)
-            rets[1:] = cff[1:] / cff[:-1] - 1.0
-        rets = np.nan_to_num(rets, nan=0.0, posinf=0.0, neginf=0.0)
+        from ...engine import known_returns
+
+        rets = known_returns(ff, inp.assets)  # a late close (bitcoin) enters one session later
         win = np.lib.stride_tricks.sliding_window_view(rets[1:], VOL_WINDOW, axis=0)  # (Tw-60, n, 60)
         xc = win - win.mean(axis=2, keepdims=True)
         cov[VOL_WINDOW:] = np.einsum("tiw,tjw->tij", xc, xc) / (VOL_WINDOW - 1)
