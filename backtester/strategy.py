@@ -27,6 +27,8 @@ import pandas as pd
 from .constants import CASH
 from .errors import UsageError
 
+HEDGE_ASSETS = ("GLD", "LBMA_GOLD", "BTC-USD")  # what "the hedge" holds unless a strategy declares hedge_on
+
 
 @dataclass(frozen=True)
 class Param:
@@ -93,6 +95,9 @@ class Strategy:
     # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.strategies.factors.Factors, the
     # weights of many parameter sets at once; must agree with ``fn`` (without it the sweep calls ``fn``)
     sweep_fn: Callable | None = field(default=None, compare=False, repr=False)
+    # optional: (signals, params) -> bool Series, True on decision dates where "the hedge is on" (attribution
+    # and the random-timing control); without it, where the weights hold any of HEDGE_ASSETS
+    hedge_on: Callable | None = field(default=None, compare=False, repr=False)
 
     def resolve(self, given: Mapping[str, object] | None = None) -> dict:
         given = dict(given or {})
@@ -143,6 +148,16 @@ class Strategy:
                     f"strategy {self.name} gives {a} no weight on any date (all NaN)",
                     "give numbers (0 for none); NaN is only for an unknown input",
                 )
+
+    def hedge_state(self, signals: pd.DataFrame, params: Mapping[str, object], weights=None) -> pd.Series:
+        """True on the decision dates where the hedge is on: ``hedge_on`` if declared, else where the target
+        weights hold any of ``HEDGE_ASSETS`` (gold, bitcoin)."""
+        if self.hedge_on is not None:
+            on = pd.Series(self.hedge_on(signals, dict(params)), index=signals.index)
+            return on.reindex(signals.index).fillna(False).astype(bool)
+        w = self.weights(signals, params) if weights is None else weights
+        cols = [c for c in w.columns if c in HEDGE_ASSETS]
+        return (w[cols] > 0).any(axis=1).reindex(signals.index).fillna(False).astype(bool)
 
     def unknown_share(self, signals: pd.DataFrame) -> float:
         cols = [c for c in self.uses if c in signals.columns]
@@ -218,17 +233,26 @@ def _user(d: Path) -> dict[str, Strategy]:
 
 def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
     """Every strategy by name: the built-ins, then those of ``strategies_dir`` (a user's folder of modules
-    defining ``STRATEGY`` / ``STRATEGIES``; a name there replaces a built-in). Built once per process."""
+    defining ``STRATEGY`` / ``STRATEGIES``, and of ``*.toml`` strategy files; a name there replaces a
+    built-in). Built once per process (the files are parsed on each call: nothing in them runs)."""
     out = dict(_builtins())
     if strategies_dir:
         d = Path(strategies_dir)
         if not d.is_dir():
             raise UsageError(f"strategies folder {d} does not exist", "pass a folder of strategy modules")
+        from .strategies import files
+
+        out.update(files.load_dir(d))  # *.toml strategy files (nothing in them runs)
         out.update(_user(d))
     return out
 
 
 def get(name: str, strategies_dir: str | Path | None = None) -> Strategy:
+    """A strategy by name, or a ``.toml`` strategy file by path (``backtester.strategies.files``)."""
+    from .strategies import files
+
+    if files.is_strategy_file(name):
+        return files.load_strategy(name)
     reg = registry(strategies_dir)
     if name not in reg:
         raise UsageError(f"unknown strategy {name!r}", f"known strategies: {', '.join(reg)} (see `hedge strategies`)")

@@ -100,10 +100,16 @@ def test_tearsheet_has_the_liquidity_panels_tables_and_manifest(made):
         assert m and m.group(0).count("<path") > 10, chart
     signals = re.search(r'data-chart="signals">(.*?)</figure>', page, flags=re.S).group(1)
     for text in ("reserves / nominal GDP", "floor = 0.1", "rrp_drained_bn = 50", "spread_bp = 5", "qt-end",
-                 "regime: scarce", "out of sample (from 2025-10-14)"):  # fmt: skip
+                 "regime: scarce", "after the essay (from 2025-10-14)"):  # fmt: skip
         assert text in signals, text
-    for anchor in ("regimes", "sample", "trades", "events", "manifest"):
+    for anchor in ("regimes", "sample", "attribution", "controls", "significance", "trades", "events", "manifest"):
         assert f'id="{anchor}"' in page
+    # issue 13: a fixed rule is split at the essay as a marker, not as "in sample"; the verdicts are on the page
+    assert "before the essay (fixed rule)" in page and "after the essay (continuing positions)" in page
+    seed = made["seed"]
+    assert htmllib.escape(seed["attribution"]["verdict"], quote=True) in page
+    assert htmllib.escape(seed["controls"]["random_timing"]["verdict"], quote=True) in page
+    assert f"p = {seed['controls']['random_timing']['p_value']:.3f}" in page
     run_json = json.loads((made["dir"] / made["seed"]["run_id"] / "run.json").read_text())
     manifest = page[page.index('id="manifest"') :]
     assert run_json["data"]["hash"] in manifest

@@ -26,7 +26,9 @@ EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (ISO; defau
 FeesOpt = Annotated[float | None, typer.Option("--fees-bp", help="Fees in bp for every asset (default: per asset).")]
 SlippageOpt = Annotated[float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")]
 ExecLagOpt = Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")]
-RebalanceOpt = Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")]
+RebalanceOpt = Annotated[
+    str, typer.Option("--rebalance", help="change+monthly (default) | change | monthly | weekly | band")
+]
 BandOpt = Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")]
 VolTargetOpt = Annotated[float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")]
 GoldOpt = Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")]
@@ -34,10 +36,18 @@ BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="An asset (SPY) o
 
 
 @app.command("strategies")
-def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = Format.table):
-    """List the strategies with their parameters (type, default, min, max)."""
+def strategies_cmd(
+    strategies_dir: StrategiesDirOpt = None,
+    show: Annotated[
+        str | None, typer.Option("--show", help="Explain one strategy file (.toml): params, rules, assets.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+):
+    """List the strategies (built-in, and *.py / *.toml in --strategies-dir) with their parameters."""
     from ..strategy import registry
 
+    if show is not None:
+        return _show_file(show, fmt)
     reg = registry(strategies_dir)
     out = {
         name: {
@@ -87,11 +97,43 @@ def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = For
         con.print(f"{name}: {s['description']}", highlight=False, markup=False)
 
 
+def _show_file(path: str, fmt: Format) -> None:
+    from ..strategies import files
+
+    if not files.is_strategy_file(path):
+        raise UsageError(f"--show {path!r} is not a .toml strategy file", "give the path of a .toml file")
+    info = files.load(path).explain()
+    if fmt is Format.json:
+        common.emit_json({"strategy": info})
+        return
+    con = common.console()
+    con.print(f"{info['name']}  ({info['source']}, sha256 {info['sha256'][:12]})", highlight=False, markup=False)
+    if info["description"]:
+        con.print(info["description"], highlight=False, markup=False)
+    common.table(
+        "parameters",
+        ["name", "type", "default", "range", "help"],
+        [
+            [k, p["type"], p["default"], "-" if p["min"] is None else f"{p['min']:g} .. {p['max']:g}", p["help"]]
+            for k, p in info["params"].items()
+        ],
+    )
+    rows = []
+    for r in info["rules"]:
+        cond = "otherwise" if r["default"] else f"when {r['when']}"
+        w = ", ".join(f"{a} = {v}" for a, v in r["weights"].items()) or "all CASH"
+        rows.append([str(r["rule"]), r["label"], cond, w + " (rest CASH)"])
+    common.table(
+        "rules, first true wins (an unknown condition does not fire)", ["#", "label", "condition", "weights"], rows
+    )
+    con.print("no rule true: all CASH", highlight=False, markup=False)
+
+
 METRIC_ROWS = [
     ("total_return", "total return", "pct"), ("cagr", "CAGR", "pct"), ("volatility", "volatility", "pct"),
     ("sharpe", "Sharpe (excess of cash)", "num"), ("sortino", "Sortino (excess of cash)", "num"),
     ("max_drawdown", "max drawdown", "pct"), ("calmar", "Calmar", "num"), ("turnover", "turnover (1-way/yr)", "num"),
-    ("costs", "costs (of equity)", "pct"), ("days", "days", "int"),
+    ("costs", "costs (of equity)", "pct"), ("opening_cost", "opening cost", "pct"), ("days", "days", "int"),
 ]  # fmt: skip
 
 
@@ -113,14 +155,14 @@ def metrics_table(title: str, cols: dict[str, dict], caption: str | None = None)
 
 @app.command("backtest")
 def backtest_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     param: ParamOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
     fees_bp: FeesOpt = None,
     slippage_bp: SlippageOpt = None,
     exec_lag: ExecLagOpt = 1,
-    rebalance: RebalanceOpt = "change",
+    rebalance: RebalanceOpt = "change+monthly",
     band: BandOpt = 0.05,
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",
@@ -135,7 +177,7 @@ def backtest_cmd(
 ):
     """Backtest a strategy against a benchmark on the store's data, with costs, and save the run."""
     from .. import api
-    from ..run import run_backtest
+    from ..run import experiment_of, run_backtest
 
     spec = common.run_spec(
         strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
@@ -149,14 +191,15 @@ def backtest_cmd(
     try:
         run = run_backtest(store, spec, progress=prog)
         command = common.command_line()
+        experiment = experiment_of(run, title, report)
         if report:
-            written = api.report(run, reports_dir, title=title, command=command, progress=prog)
+            written = api.report(run, reports_dir, title=title, command=command, progress=prog, experiment=experiment)
             path = run.path
         else:
-            path = api.save(run, reports_dir, command=command, progress=prog)
+            path = api.save(run, reports_dir, command=command, progress=prog, experiment=experiment)
         if export_weights:
             run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
-        out = {**run.summary(), "run_dir": str(path)}
+        out = {**run.summary(), **(run.analysis or {}), "run_dir": str(path)}
         if report:
             out["report"] = str(written)
     finally:
@@ -164,19 +207,58 @@ def backtest_cmd(
     if fmt is Format.json:
         common.emit_json(out)
         return
+    name = run.strategy.name
     metrics_table(
-        f"{strategy} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
-        {strategy: run.metrics, run.benchmark_label: run.bench_metrics},
+        f"{name} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
+        {name: run.metrics, run.benchmark_label: run.bench_metrics},
     )
+    if run.analysis:
+        analysis_tables(run.analysis, strategy, run.benchmark_label)
     con = common.console()
     for n in run.notes:
         con.print(f"- {n}", highlight=False, markup=False)
     typer.echo(f"saved to {path}" + (f"; report {out['report']}" if report else ""))
 
 
+def analysis_tables(analysis: dict, strategy: str, bench: str) -> None:
+    """``attribution`` and ``controls`` (``research.controls``) as two tables with their verdicts."""
+    a = analysis["attribution"]
+    rows = []
+    for key, name in (("hedge_on", "hedge on"), ("hedge_off", "hedge off")):
+        p = a[key]
+        for who, label in (("strategy", strategy), ("benchmark", bench)):
+            m = p.get(who) or {}
+            rows.append(
+                [f"{name} ({common.fmt_pct(p['share'], 1)})" if who == "strategy" else "", label,
+                 common.fmt_pct(m.get("total_return")), common.fmt_pct(m.get("cagr")),
+                 common.fmt_pct(m.get("volatility")), common.fmt_pct(m.get("max_drawdown"))]
+            )  # fmt: skip
+    common.table(
+        f"attribution: hedge on = {a['definition']}; {a['switches']} switches",
+        ["state (days)", "series", "total", "CAGR", "volatility", "max DD"],
+        rows,
+        caption=f"costs {common.fmt_pct(a['costs'])} (opening {common.fmt_pct(a['opening_cost'])}), "
+        f"turnover {common.fmt_num(a['turnover'], 2)}/yr",
+    )
+    c = analysis["controls"]
+    st, rt = c["static"], c["random_timing"]
+    sm = st.get("metrics") or {}
+    rows = [
+        ["static mix (average weights, monthly)", common.fmt_num(sm.get("sharpe"), 2), common.fmt_pct(sm.get("cagr")),
+         "-", "-"],
+        [f"random timing (n={rt['n']}, seed {rt['seed']}), median",
+         common.fmt_num((rt.get("random_sharpe") or {}).get("p50"), 2), "-", common.fmt_pct(rt.get("percentile"), 1),
+         common.fmt_num(rt.get("p_value"), 3)],
+    ]  # fmt: skip
+    common.table("controls", ["control", "Sharpe", "CAGR", "strategy pctile", "p-value"], rows)
+    con = common.console()
+    for v in (a["verdict"], st["verdict"], rt["verdict"]):
+        con.print(f"* {v}", highlight=False, markup=False)
+
+
 @app.command("now")
 def now_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     param: ParamOpt = None,
     value: Annotated[
         float | None, typer.Option("--value", help="Portfolio value in USD (default: holdings total).")

@@ -230,6 +230,18 @@ def _thesis_tables(r: dict) -> None:
             {s["name"]: s["strategy"], s["benchmark_name"]: s["benchmark"]},
             caption=s["why"],
         )
+        cont = s.get("continuing") or {}
+        if cont:
+            cs, cb = cont["strategy"], cont["benchmark"]
+            con.print(
+                f"out of sample, two definitions: {s['definition']}: {common.fmt_pct(s['strategy']['total_return'])}"
+                f" (Sharpe {common.fmt_num(s['strategy']['sharpe'], 2)}); {cont['definition']} "
+                f"({cont['period']['start']} .. {cont['period']['end']}): {common.fmt_pct(cs['total_return'])} "
+                f"(Sharpe {common.fmt_num(cs['sharpe'], 2)}), {s['benchmark_name']} "
+                f"{common.fmt_pct(cb['total_return'])}",
+                highlight=False,
+                markup=False,
+            )
         sig = s["significance"]
         if "error" in sig:
             con.print(f"significance: {sig['error']}", highlight=False, markup=False)

@@ -27,7 +27,7 @@ def _num(v) -> str:
 
 @app.command("walkforward")
 def walkforward_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     grid: GridOpt = None,
     param: ParamOpt = None,
     train: Annotated[str, typer.Option("--train", help="Training window: 3y, 18m, 26w, 90d (calendar).")] = "3y",
@@ -48,7 +48,9 @@ def walkforward_cmd(
         float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")
     ] = None,
     exec_lag: Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")] = 1,
-    rebalance: Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")] = "change",
+    rebalance: Annotated[
+        str, typer.Option("--rebalance", help="change+monthly (default) | change | monthly | weekly | band")
+    ] = "change+monthly",
     band: Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")] = 0.05,
     vol_target: Annotated[
         float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")

@@ -8,7 +8,8 @@
   ``backtester.metrics``) with the regimes behind;
 * ``equity``: the growth of 1 for strategy, benchmark and CASH on a log scale.
 
-Every chart shades the period after the essay (from ``OOS_START``, 2025-10-14) as out of sample.
+Every chart hatches the run's marked period (``marker``): after the essay (from ``OOS_START``, 2025-10-14)
+for a fixed rule, the whole book for walk-forward, none for a sweep's best (see ``report.honesty``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from ..constants import ESSAY_DATE
 from ._io import inline_svg
 
 OOS_START = pd.Timestamp(ESSAY_DATE)  # Powell's remark / the essay: later data is out of sample
+# the hatched period of the charts: (from, legend label), or None; a run's own marker comes from its
+# selection window (report.honesty.chart_marker): the essay's date for a fixed rule, the whole book for
+# walk-forward, nothing for a sweep's best (chosen on the whole run)
+ESSAY = (OOS_START, f"after the essay (from {ESSAY_DATE})")
 REGIME_ALPHA = 0.18  # the same in the shading and its legend, so the colours match
 REGIME_COLORS = {
     "ample": "#2ca02c",
@@ -100,23 +105,21 @@ def _rc():
     )
 
 
-def _shade(ax, regimes: pd.Series, end: pd.Timestamp, oos: bool = True) -> None:
+def _shade(ax, regimes: pd.Series, end: pd.Timestamp, oos: bool = True, marker=ESSAY) -> None:
     for s, e, lab in regime_runs(regimes):
         ax.axvspan(s, e, color=REGIME_COLORS.get(lab, "#bbbbbb"), alpha=REGIME_ALPHA, lw=0, zorder=0)
-    if oos and end >= OOS_START:
-        ax.axvspan(OOS_START, end, facecolor="none", edgecolor="#555555", hatch="///", alpha=0.35, lw=0, zorder=0)
-        ax.axvline(OOS_START, color="#555555", lw=0.8, ls="--", zorder=1)
+    if oos and marker is not None and end >= marker[0]:
+        ax.axvspan(marker[0], end, facecolor="none", edgecolor="#555555", hatch="///", alpha=0.35, lw=0, zorder=0)
+        ax.axvline(marker[0], color="#555555", lw=0.8, ls="--", zorder=1)
 
 
-def _regime_legend(fig, labels: pd.Series, oos: bool) -> None:
+def _regime_legend(fig, labels: pd.Series, oos: bool, marker=ESSAY) -> None:
     from matplotlib.patches import Patch
 
     seen = [r for r in REGIME_COLORS if r in set(labels)]
     handles = [Patch(color=REGIME_COLORS[r], alpha=REGIME_ALPHA, label=f"regime: {r}") for r in seen]
-    if oos:
-        handles.append(
-            Patch(facecolor="none", edgecolor="#555555", hatch="///", label="out of sample (from 2025-10-14)")
-        )
+    if oos and marker is not None:
+        handles.append(Patch(facecolor="none", edgecolor="#555555", hatch="///", label=marker[1]))
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 1.0), fontsize=8)
 
 
@@ -167,7 +170,7 @@ def signal_specs(signals: pd.DataFrame, uses: tuple[str, ...] | None, params: di
     return specs
 
 
-def signals_chart(signals: pd.DataFrame, specs: list[dict], events: pd.DataFrame) -> str:
+def signals_chart(signals: pd.DataFrame, specs: list[dict], events: pd.DataFrame, marker=ESSAY) -> str:
     import matplotlib.pyplot as plt
 
     idx = signals.index
@@ -198,7 +201,7 @@ def signals_chart(signals: pd.DataFrame, specs: list[dict], events: pd.DataFrame
                            ha="center", fontsize=6.5, color="#6a3d9a", arrowprops=arrow)  # fmt: skip
             prev = x
         for ax, spec in zip(axes[1:], specs, strict=True):
-            _shade(ax, regimes, end)
+            _shade(ax, regimes, end, marker=marker)
             for i, (label, s) in enumerate(spec["lines"]):
                 kw = dict(lw=1.0 if i == 0 else 0.8, color="#222222" if i == 0 else "#7f7f7f", label=label)
                 if spec["step"]:
@@ -215,13 +218,13 @@ def signals_chart(signals: pd.DataFrame, specs: list[dict], events: pd.DataFrame
             if len(spec["lines"]) > 1:
                 ax.legend(loc="upper left", fontsize=7)
         axes[-1].set_xlim(idx[0], end)
-        _regime_legend(fig, regimes, end >= OOS_START)
+        _regime_legend(fig, regimes, marker is not None and end >= marker[0], marker)
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (1.7 * n + 1.5)))
         _same_x(fig)
         return _svg(fig, tight=False)
 
 
-def weights_chart(weights: pd.DataFrame) -> str:
+def weights_chart(weights: pd.DataFrame, marker=ESSAY) -> str:
     import matplotlib.pyplot as plt
 
     w = weights.clip(lower=0.0).fillna(0.0)
@@ -233,7 +236,7 @@ def weights_chart(weights: pd.DataFrame) -> str:
         fig, ax = plt.subplots(figsize=(10, 2.8))
         colors = [ASSET_COLORS.get(c, None) for c in cols]
         ax.stackplot(w.index, *[100 * w[c].to_numpy(float) for c in cols], labels=cols, colors=colors, lw=0)
-        _shade(ax, pd.Series(dtype=object), end)
+        _shade(ax, pd.Series(dtype=object), end, marker=marker)
         ax.set_ylim(0, 100)
         ax.set_xlim(w.index[0], end)
         ax.set_ylabel("% of equity")
@@ -250,14 +253,14 @@ def drawdown(ret: pd.Series) -> pd.Series:
     return eq / np.maximum(eq.cummax(), 1.0) - 1.0
 
 
-def drawdowns_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[str, str]) -> str:
+def drawdowns_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[str, str], marker=ESSAY) -> str:
     import matplotlib.pyplot as plt
 
     idx = returns.index
     regimes = regime_labels(signals, idx)
     with _rc():
         fig, ax = plt.subplots(figsize=(10, 2.8))
-        _shade(ax, regimes, idx[-1])
+        _shade(ax, regimes, idx[-1], marker=marker)
         ax.plot(idx, 100 * drawdown(returns["strategy"]).to_numpy(), color="#222222", lw=1.0, label=names[0])
         bench = returns["benchmark"].fillna(0.0)
         ax.plot(idx, 100 * drawdown(bench).to_numpy(), color="#1f77b4", lw=0.8, alpha=0.8, label=names[1])
@@ -265,19 +268,19 @@ def drawdowns_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[s
         ax.set_ylabel("drawdown (%)")
         ax.set_title("drawdowns, regimes behind", loc="left", fontsize=8.5)
         ax.legend(loc="lower left", fontsize=7)
-        _regime_legend(fig, regimes, idx[-1] >= OOS_START)
+        _regime_legend(fig, regimes, marker is not None and idx[-1] >= marker[0], marker)
         fig.tight_layout(rect=(0, 0, 1, 0.9))
         _same_x(fig)
         return _svg(fig, tight=False)
 
 
-def equity_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[str, str]) -> str:
+def equity_chart(returns: pd.DataFrame, signals: pd.DataFrame, names: tuple[str, str], marker=ESSAY) -> str:
     import matplotlib.pyplot as plt
 
     idx = returns.index
     with _rc():
         fig, ax = plt.subplots(figsize=(10, 2.8))
-        _shade(ax, regime_labels(signals, idx), idx[-1])
+        _shade(ax, regime_labels(signals, idx), idx[-1], marker=marker)
         for col, name, color, lw in (
             ("strategy", names[0], "#222222", 1.0),
             ("benchmark", names[1], "#1f77b4", 0.8),

@@ -56,13 +56,16 @@ def by_regime(returns: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def by_sample(returns: pd.DataFrame) -> dict[str, dict]:
-    """``backtester.metrics`` of strategy and benchmark before and from ``OOS_START`` (the essay)."""
+def by_sample(returns: pd.DataFrame, parts: list | None = None) -> dict[str, dict]:
+    """``backtester.metrics`` of strategy and benchmark per (label, returns) part; by default before and from
+    ``OOS_START`` (the essay); the tearsheet passes ``report.honesty.samples`` (the run's selection window)."""
     out = {}
-    for name, part in (
-        ("in sample", returns[returns.index < OOS_START]),
-        ("out of sample", returns[returns.index >= OOS_START]),
-    ):
+    if parts is None:
+        parts = [
+            ("in sample", returns[returns.index < OOS_START]),
+            ("out of sample", returns[returns.index >= OOS_START]),
+        ]
+    for name, part in parts:
         if len(part) == 0:
             continue
         for col in ("strategy", "benchmark"):

@@ -264,6 +264,20 @@ def _strategy_section(r: dict, chart: str | None) -> str:
         + img
         + _table(["metric", s["name"], s["benchmark_name"]], rows, (1, 2))
         + f"<p class=muted>{_e(sig_txt)}. Run {_e(s['run_id'])}. {_e(' '.join(s['notes']))}</p>"
+        + _continuing(s)
+    )
+
+
+def _continuing(s: dict) -> str:
+    """Both out-of-sample definitions, so this page and the tearsheet can be read side by side."""
+    c = s.get("continuing") or {}
+    if not c:
+        return ""
+    return (
+        f"<p>Two out-of-sample numbers: {_e(s.get('definition', 'fresh start'))}: "
+        f"{_e(_pct(s['strategy']['total_return']))} (above); {_e(c['definition'])} "
+        f"({_e(c['period']['start'])} .. {_e(c['period']['end'])}): {_e(_pct(c['strategy']['total_return']))}, "
+        f"{_e(s['benchmark_name'])} {_e(_pct(c['benchmark']['total_return']))}.</p>"
     )
 
 

@@ -65,9 +65,12 @@ def _reserve_scarcity(s: pd.DataFrame, p: dict) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- spread-stress
+def _stressed(s: pd.DataFrame, p: dict) -> pd.Series:
+    return above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
+
+
 def _spread_stress(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    stressed = above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
-    return mix(s.index, stressed, {"GLD": p["gold"]}, neutral(p))
+    return mix(s.index, _stressed(s, p), {"GLD": p["gold"]}, neutral(p))
 
 
 # ---------------------------------------------------------------- net-liquidity-trend
@@ -139,6 +142,7 @@ STRATEGIES = [
             **_NEUTRAL,
         },
         fn=_seed_thesis,
+        hedge_on=seed_thesis_on,
         uses=("reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "qt_ended"),
         assets=_assets,
         sweep_fn=_sweep(
@@ -156,6 +160,7 @@ STRATEGIES = [
             **_NEUTRAL,
         },
         fn=_qt_pivot,
+        hedge_on=lambda s, p: flag(s, "qt_ended"),
         uses=("qt_ended",),
         assets=_assets,
         sweep_fn=_sweep(
@@ -175,6 +180,7 @@ STRATEGIES = [
             **_NEUTRAL,
         },
         fn=_reserve_scarcity,
+        hedge_on=lambda s, p: (col(s, "reserves_to_gdp") < p["upper"]).fillna(False),
         uses=("reserves_to_gdp",),
         assets=_assets,
         sweep_fn=_sweep(lambda p: (p["upper"], p["lower"]), _scarcity_features, _scarcity_loadings),
@@ -188,6 +194,7 @@ STRATEGIES = [
             **_NEUTRAL,
         },
         fn=_spread_stress,
+        hedge_on=_stressed,
         uses=("sofr_effr_bp_20d",),
         assets=lambda p: ("GLD", "SPY", "IEF"),
         sweep_fn=_sweep(
@@ -208,6 +215,9 @@ STRATEGIES = [
             **_NEUTRAL,
         },
         fn=_net_liquidity_trend,
+        hedge_on=lambda s, p: (
+            above(s, "net_liquidity_13w_change", p["band_bn"]) | below(s, "net_liquidity_13w_change", -p["band_bn"])
+        ),
         uses=("net_liquidity_13w_change",),
         assets=_assets,
         sweep_fn=_sweep(lambda p: p["band_bn"], _trend_features, _trend_loadings),

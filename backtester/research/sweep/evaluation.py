@@ -132,15 +132,18 @@ def feature_changes(features: np.ndarray) -> np.ndarray:
 
 
 def run_factors(
-    inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict | None = None, *, cap_limit: int = 0
-) -> None:
+    inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict | None = None, *, cap_limit: int = 0,
+    rebalance: str | None = None,
+) -> None:  # fmt: skip
     """Run the kernel for ``factors`` (one chunk) on window ``wa``, filling the output rows in place
-    (``cap_limit``: tests only, see ``kernel.run_chunk``)."""
+    (``rebalance``: another rule than ``inp.rebalance``, e.g. a fixed mix's; ``cap_limit``: tests only,
+    see ``kernel.run_chunk``)."""
     k = _kernel()
     feats, fchg, ev_ptr, ev_idx = pattern_arrays(wa, factors, cache)
+    mode = MODES[rebalance or inp.rebalance]
     k.run_chunk(
         feats, fchg, factors.pattern, factors.loadings, wa.close, wa.close_num, wa.fresh, wa.listed, wa.lchg, ev_ptr,
-        ev_idx, wa.cashx, wa.growth / k.CAPITAL, wa.cret, wa.key, MODES[inp.rebalance], float(inp.band), wa.cov,
+        ev_idx, wa.cashx, wa.growth / k.CAPITAL, wa.cret, wa.key, mode, float(inp.band), wa.cov,
         np.nan if inp.vol_target is None else float(inp.vol_target), inp.fallback, inp.fees, inp.slippage,
         wa.edges, out, tim, blocks, status, _threads(), cap_limit,
     )  # fmt: skip
@@ -272,7 +275,9 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
         bt = np.zeros((1, n))
         bb = np.zeros((1, max(S, 0), 2))
         bs = np.full(1, -1, dtype=np.int8)
-        run_factors(inp, wa, inp.benchmark, bo, bt, bb, bs)
+        from ...engine import mix_rebalance
+
+        run_factors(inp, wa, inp.benchmark, bo, bt, bb, bs, rebalance=mix_rebalance(inp.rebalance))
         bench = dict(zip(COLUMNS, bo[0].tolist(), strict=True)) if bs[0] == 0 else None
         if bench is not None:
             bench["time_in_market"] = {x: float(bt[0, i]) for i, x in enumerate(inp.assets)}
@@ -319,8 +324,9 @@ def _distributed(executor, inp: Inputs, wa, out, tim, blk, status, progress) -> 
 
     if inp.factors is None:
         raise UsageError(
-            f"--executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
-            "use --executor local for this strategy",
+            f"executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
+            "use the local executor for this strategy",
+            param="executor",
         )
     shared = (
         executor.share(("inputs", id(inp)), lambda: replace(inp, strategy=None, signals=None, spec=None)),
