@@ -538,6 +538,9 @@ def _same_run(saved: Path, manifest: dict) -> bool:
     for k in ("command", "significance"):
         old.pop(k, None)
         new.pop(k, None)
+    for m in (old, new):  # how it was shown (report, title) is not what was run, like the command line
+        if isinstance(m.get("experiment"), dict):
+            m["experiment"] = {k: v for k, v in m["experiment"].items() if k not in ("report", "title")}
     return old == new
 
 
