@@ -378,6 +378,14 @@ def plan(
         raise UsageError(f"fallback {fallback} has no prices", "use CASH or an asset with a price column")
     fees_bp_used = _bp_map(fees_bp, FEES_BP, assets, "fees")
     slip_bp_used = _bp_map(slippage_bp, SLIPPAGE_BP, assets, "slippage")
+    whole = fees_bp_used + slip_bp_used >= 10_000
+    if whole.any():
+        a = assets[int(np.argmax(whole))]
+        raise UsageError(
+            f"fees + slippage for {a} are {fees_bp_used[whole][0] + slip_bp_used[whole][0]:g} bp: a trade would cost "
+            "all of its value",
+            "keep fees + slippage below 10000 bp (100%); 1 bp = 0.01%",
+        )
     fees = fees_bp_used / 10_000.0
     slip = slip_bp_used / 10_000.0
 
@@ -551,6 +559,12 @@ def _result(p: Plan, sim: dict) -> BacktestResult:
     dates = p.dates
     growth = p.cash / p.cash[0]
     value = sim["value"]
+    if not (np.isfinite(value).all() and (value > 0).all()):
+        gone = int(np.argmax(~(np.isfinite(value) & (value > 0))))
+        raise UsageError(
+            f"the costs consumed the whole equity by {dates[gone].date()} (fees + slippage leave nothing to hold)",
+            "lower --fees-bp / --slippage-bp, or trade less often (--rebalance monthly or band)",
+        )
     rec = sim["orders"]
     idx = rec["idx"].astype(int)
     col = rec["col"].astype(int)

@@ -27,8 +27,18 @@ def read_holdings(path: str | None) -> dict[str, float]:
     if not p.is_file():
         raise UsageError(f"holdings file {p} does not exist", "give a CSV with a header asset,value (USD)")
     out: dict[str, float] = {}
-    with p.open(newline="") as fh:
-        rows = list(csv.reader(fh))
+    fix = "give a UTF-8 CSV with a header asset,value (USD)"
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError:
+        raise UsageError(f"holdings file {p} is not UTF-8 text (a binary file?)", fix) from None
+    except csv.Error as e:
+        raise UsageError(f"holdings file {p} is not a readable CSV ({e})", fix) from None
+    except OSError as e:
+        raise UsageError(f"holdings file {p} cannot be read ({e.strerror})", fix) from None
+    if any("\x00" in f for r in rows for f in r):
+        raise UsageError(f"holdings file {p} is not a text CSV (NUL bytes: a binary file?)", fix)
     if not rows or [h.strip().lower() for h in rows[0]] != ["asset", "value"]:
         raise UsageError(f"holdings file {p} must start with the header asset,value", "value in USD, one asset a row")
     for i, r in enumerate(rows[1:], start=2):

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -123,9 +122,29 @@ def data_fingerprint(store) -> dict:
 
 
 def run_id_for(spec: RunSpec, params: dict, data_hash: str) -> str:
+    """``<strategy slug>-<12 hex>``: a safe folder name whatever the strategy's name (``paths.slug``)."""
+    from .paths import slug
+
     key = {**asdict(spec), "params": params, "strategies_dir": None, "data": data_hash, "version": __version__}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{spec.strategy}-{digest}"
+    return f"{slug(spec.strategy)}-{digest}"
+
+
+def _check_core_inputs(store, strat: Strategy, s: pd.DataFrame) -> None:
+    """A strategy whose signal inputs are wholly unknown because a core series is missing from the store
+    cannot give a meaningful run (it would silently hold its neutral mix): exit 1, as for any missing data."""
+    from .data import catalog
+
+    have = set(store.ids())
+    missing = [sid for sid, spec in catalog.CATALOG.items() if spec.core and sid not in have]
+    if not missing:
+        return
+    dead = [c for c in strat.uses if c in s.columns and s[c].isna().all()] + [c for c in strat.uses if c not in s]
+    if dead:
+        raise DataError(
+            f"series {', '.join(missing)} not in the store: strategy {strat.name} needs {', '.join(dead)}",
+            "run `hedge data import ../shared/data` or `hedge data pull --series " + " --series ".join(missing) + "`",
+        )
 
 
 def _window(store, spec: RunSpec, assets: list[str]) -> tuple[pd.Timestamp, pd.Timestamp, list[str]]:
@@ -167,6 +186,7 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     if signals is None:
         signals = sig.compute(store)
     s = signals.reindex(dates)
+    _check_core_inputs(store, strat, s)
     w = _gold_swap(strat.weights(s, params), spec.gold)
     bw = bstrat.weights(s, bparams)
     kw = dict(
@@ -200,72 +220,85 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
 
 
 # ---------------------------------------------------------------- saving
+_REPORTS_FIX = "pass a writable --reports-dir, fix its permissions or free some disk space"
+
+
+def _write_run_files(run: Run, tmp: Path, command: str | None, extra: dict | None) -> None:
+    from .signals import signal_columns
+
+    r, b = run.result, run.bench
+    rets = pd.DataFrame(
+        {
+            "strategy": r.returns,
+            "benchmark": b.returns.reindex(r.returns.index),
+            "cash": r.cash_returns.reindex(r.returns.index),
+        }
+    )
+    rets.to_csv(tmp / "returns.csv", index_label="date", float_format="%.12g")
+    r.weights.to_csv(tmp / "weights.csv", index_label="date", float_format="%.10g")
+    r.target.to_csv(tmp / "target.csv", index_label="date", float_format="%.10g")
+    r.trades.to_csv(tmp / "trades.csv", index=False, float_format="%.10g")
+    sc = [c for c in signal_columns(run.signals)]
+    run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
+    from .research.significance import significance_of_returns
+
+    try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
+        significance = significance_of_returns(rets)
+    except UsageError:  # too few days of returns
+        significance = None
+    manifest = {
+        "run_id": run.run_id,
+        "tool": "liquidity-hedge",
+        "version": __version__,
+        "command": command,
+        "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
+        "strategy_source": run.strategy.source,
+        "summary": run.summary(),
+        "data": run.data,
+        "significance": significance,
+        **(extra or {}),
+    }
+    (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
+
+
 def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
     """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
 
-    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
-    from .signals import signal_columns
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
+    Never writes outside ``reports_dir``: the run id is checked (``paths.check_run_id``), a run folder that
+    is a symlink is refused, the folder is built in a temp folder and swapped in under the reports lock."""
+    from . import fsutil
+    from .paths import check_run_id, reports_lock
 
     reports_dir = Path(reports_dir)
-    final = reports_dir / run.run_id
-    try:
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.", dir=reports_dir))
-    except OSError as e:
-        raise DataError(
-            f"cannot write to the reports folder {reports_dir} ({e.strerror})",
-            "pass a writable --reports-dir or fix its permissions",
-        ) from None
-    try:
-        r, b = run.result, run.bench
-        rets = pd.DataFrame(
-            {
-                "strategy": r.returns,
-                "benchmark": b.returns.reindex(r.returns.index),
-                "cash": r.cash_returns.reindex(r.returns.index),
-            }
-        )
-        rets.to_csv(tmp / "returns.csv", index_label="date", float_format="%.12g")
-        r.weights.to_csv(tmp / "weights.csv", index_label="date", float_format="%.10g")
-        r.target.to_csv(tmp / "target.csv", index_label="date", float_format="%.10g")
-        r.trades.to_csv(tmp / "trades.csv", index=False, float_format="%.10g")
-        sc = [c for c in signal_columns(run.signals)]
-        run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
-        from .research.significance import significance_of_returns
-
-        try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
-            significance = significance_of_returns(rets)
-        except UsageError:  # too few days of returns
-            significance = None
-        manifest = {
-            "run_id": run.run_id,
-            "tool": "liquidity-hedge",
-            "version": __version__,
-            "command": command,
-            "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
-            "strategy_source": run.strategy.source,
-            "summary": run.summary(),
-            "data": run.data,
-            "significance": significance,
-            **(extra or {}),
-        }
-        (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
-        if final.exists():
-            keep = [p for p in final.iterdir() if p.name.endswith(".html") or p.name == "assets"]
-            for p in keep:  # a saved run keeps its rendered reports
-                os.replace(p, tmp / p.name)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(
-            f"cannot write run {run.run_id} to {reports_dir} ({e.strerror})",
-            "pass a writable --reports-dir or free some disk space",
-        ) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = reports_dir / check_run_id(run.run_id)
+    with reports_lock(reports_dir):  # saves of the same run id are serialised: one complete folder wins
+        fsutil.clean_stale(reports_dir)  # a killed save's temp folder
+        if final.is_symlink() or (final.exists() and not final.is_dir()):
+            raise DataError(
+                f"{final} is a symbolic link or a file, not a run folder",
+                f"remove it (rm {final}) and run again; hedge never writes through links",
+            )
+        try:
+            tmp = fsutil.mkdtemp(reports_dir, run.run_id)
+        except OSError as e:
+            raise fsutil.os_error(e, f"cannot write to the reports folder {reports_dir}", _REPORTS_FIX) from None
+        try:
+            _write_run_files(run, tmp, command, extra)
+            os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
+            if final.is_dir():
+                for p in os.scandir(final):  # a saved run keeps its rendered reports (files only, no links)
+                    if (p.name.endswith(".html") or p.name == "assets") and not p.is_symlink():
+                        os.replace(p.path, tmp / p.name)
+            old = fsutil.swap_in(tmp, final)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise fsutil.os_error(e, f"cannot write run {run.run_id} to {reports_dir}", _REPORTS_FIX) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     run.path = final
     return final
 
@@ -277,7 +310,9 @@ def _plain(obj):
 
 
 def load_run(reports_dir: Path, run_id: str) -> dict:
-    p = Path(reports_dir) / run_id / "run.json"
+    from .paths import check_run_id
+
+    p = Path(reports_dir) / check_run_id(run_id) / "run.json"
     if not p.is_file():
         raise UsageError(f"no saved run {run_id!r} in {reports_dir}", "run `hedge backtest ...` first or check the id")
     try:

@@ -182,7 +182,10 @@ def backtest_cmd(
     command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
     path = save_run(run, resolve_reports(reports_dir), command=command)
     if export_weights:
-        run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
+        from ..fsutil import atomic_output
+
+        with atomic_output(export_weights) as tmp:
+            run.result.weights.to_csv(tmp, index_label="date", float_format="%.10g")
     out = {**run.summary(), "run_dir": str(path)}
     if report:
         from ..report import write_report

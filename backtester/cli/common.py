@@ -56,23 +56,42 @@ def emit_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(plain(obj), allow_nan=False) + "\n")
 
 
+def text(value):
+    """User text as an inert rich Text: no markup (``[x]`` prints as is), direction controls escaped."""
+    from rich.text import Text
+
+    from ..inert import bidi_escape
+
+    return Text("" if value is None else bidi_escape(value))
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None) -> None:
     from rich.table import Table
 
-    t = Table(title=title, caption=caption)
+    t = Table(title=None if title is None else text(title), caption=None if caption is None else text(caption))
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(text(c), overflow="fold")
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[text(v) for v in r])
     console().print(t)
 
 
+def warn(line: str) -> None:
+    """One ``warning: ...`` line on stderr (direction controls escaped)."""
+    from ..inert import bidi_escape
+
+    sys.stderr.write("warning: " + bidi_escape(" ".join(str(line).split())) + "\n")
+
+
 def console():
-    """A rich Console: terminal width on a tty, 120 columns when piped (no cramped tables)."""
+    """A rich Console: terminal width on a tty, 120 columns when piped (no cramped tables). Markup and
+    highlighting are off: printed strings (names, paths) never act as markup; pass ``markup=True`` to a
+    ``print`` whose text is the tool's own (escaping any user part with ``rich.markup.escape``)."""
     from rich.console import Console
 
-    c = Console()
-    return c if c.is_terminal else Console(width=120)
+    kw = {"markup": False, "highlight": False, "emoji": False}
+    c = Console(**kw)
+    return c if c.is_terminal else Console(width=120, **kw)
 
 
 def fmt_num(v, digits: int = 4) -> str:

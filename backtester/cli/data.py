@@ -52,12 +52,16 @@ def import_(
         )
     ok = [m for m in written if "checksum" in m]
     skipped = [m["series"] for m in written if "skipped" in m]
+    warnings = [w for m in ok for w in m.get("warnings", [])]
+    for w in warnings:  # kept, but worth a look (validate.check_calendar)
+        common.warn(w)
     if fmt is Format.json:
         common.emit_json(
             {
                 "data_dir": str(store.root),
                 "imported": [{k: m[k] for k in ("series", "first", "last", "rows", "source")} for m in ok],
                 "skipped": skipped,
+                "warnings": warnings,
             }
         )
         return
@@ -70,16 +74,33 @@ def import_(
 
 
 def status_rows(store) -> tuple[str, list[dict]]:
+    """(as of, one row per stored series). Every file is read and its checksum verified: a damaged one
+    (edited, copied over another series, unreadable) is a row with ``damaged`` set and no numbers."""
     import pandas as pd
 
     from ..data import catalog
+    from ..errors import DataError
 
-    asof = store.last_common_date()
-    rows = []
+    metas, damaged = {}, {}
     for sid in store.ids():
         if sid not in catalog.CATALOG:
             continue
-        spec, m = catalog.CATALOG[sid], store.meta(sid)
+        try:
+            store.read(sid)
+            metas[sid] = store.meta(sid)
+        except DataError as e:
+            damaged[sid] = e
+    core = [pd.Timestamp(m["last"]) for s, m in metas.items() if catalog.CATALOG[s].core]
+    every = [pd.Timestamp(m["last"]) for m in metas.values()]
+    asof = min(core or every) if every else None
+    rows = []
+    for sid in sorted(metas.keys() | damaged.keys()):
+        spec = catalog.CATALOG[sid]
+        if sid in damaged:
+            rows.append({"series": sid, "units": spec.units, "frequency": spec.frequency, "damaged": damaged[sid].what,
+                         "repair": damaged[sid].fix})  # fmt: skip
+            continue
+        m = metas[sid]
         lag = int((asof - pd.Timestamp(m["last"])).days)
         rows.append(
             {
@@ -94,39 +115,55 @@ def status_rows(store) -> tuple[str, list[dict]]:
                 "days_behind": lag,
                 "staleness_limit_days": spec.staleness_days,
                 "stale": lag > spec.staleness_days,
+                "damaged": None,
             }
         )
-    return str(asof.date()), rows
+    return (str(asof.date()) if asof is not None else None), rows
 
 
 @data_app.command("status")
 def status(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table):
-    """Every stored series: source, units, first/last date, rows, staleness against its frequency."""
+    """Every stored series: source, units, first/last date, rows, staleness; every checksum is verified
+    (a damaged file is listed, then the command exits 1 with the repair command)."""
+    from ..data import catalog
+    from ..errors import DataError
+
     store = common.open_store(data_dir)
     asof, rows = status_rows(store)
-    missing = sorted(set(__import__("backtester.data.catalog", fromlist=["x"]).CATALOG) - {r["series"] for r in rows})
+    missing = sorted(set(catalog.CATALOG) - {r["series"] for r in rows})
+    damaged = [r for r in rows if r["damaged"]]
     if fmt is Format.json:
-        common.emit_json({"data_dir": str(store.root), "asof": asof, "series": rows, "missing": missing})
-        return
-    common.table(
-        f"data store {store.root} (as of {asof}, the last common date of the core series)",
-        ["series", "source", "units", "freq", "first", "last", "rows", "behind", "state"],
-        [
+        common.emit_json({"data_dir": str(store.root), "asof": asof, "series": rows, "missing": missing,
+                          "damaged": [r["series"] for r in damaged]})  # fmt: skip
+    else:
+        common.table(
+            f"data store {store.root} (as of {asof}, the last common date of the core series)",
+            ["series", "source", "units", "freq", "first", "last", "rows", "behind", "state"],
             [
-                r["series"],
-                r["source"],
-                r["units"].replace("USD ", "$"),
-                r["frequency"],
-                r["first"],
-                r["last"],
-                r["rows"],
-                f"{r['days_behind']}d",
-                "STALE" if r["stale"] else "ok",
-            ]
-            for r in rows
-        ],
-        caption=("missing: " + ", ".join(missing)) if missing else None,
-    )
+                [r["series"], "", r["units"].replace("USD ", "$"), r["frequency"], "", "", "", "", "DAMAGED"]
+                if r["damaged"]
+                else [
+                    r["series"],
+                    r["source"],
+                    r["units"].replace("USD ", "$"),
+                    r["frequency"],
+                    r["first"],
+                    r["last"],
+                    r["rows"],
+                    f"{r['days_behind']}d",
+                    "STALE" if r["stale"] else "ok",
+                ]
+                for r in rows
+            ],
+            caption=("missing: " + ", ".join(missing)) if missing else None,
+        )
+    if damaged:
+        ids = [r["series"] for r in damaged]
+        raise DataError(
+            f"damaged store file(s): {', '.join(ids)}; first: {damaged[0]['damaged']}",
+            f"repair with `hedge data import DIR` (DIR: the snapshot folder) or `hedge data pull --series "
+            f"{' --series '.join(ids)}`",
+        )
 
 
 @data_app.command("show")

@@ -103,7 +103,10 @@ def signals_cmd(
             signals_timeline(upto, plot_path, events=event_table(until=upto.index[-1]))
             wrote.append(str(plot_path))
         if export_path:
-            upto.to_csv(export_path, index_label="date", date_format="%Y-%m-%d")
+            from ..fsutil import atomic_output
+
+            with atomic_output(export_path) as tmp:
+                upto.to_csv(tmp, index_label="date", date_format="%Y-%m-%d")
             wrote.append(str(export_path))
         if fmt is Format.json:
             common.emit_json({"asof": when, "wrote": wrote})
@@ -143,17 +146,14 @@ def signals_cmd(
 
 
 def _table(title: str, rows: list[list[str]], notes: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=title)
+    t = Table(title=common.text(title))
     for name in ("signal", "value", "threshold", "state", "observed", "available"):
         t.add_column(name, no_wrap=name != "state")
     for r in rows:
-        t.add_row(*r)
-    console = Console()
-    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        console = Console(width=120)
+        t.add_row(*[common.text(v) for v in r])
+    console = common.console()  # piped: 120 columns; no markup in user text
     console.print(t)
     for n in notes:
         console.print(n, highlight=False, soft_wrap=True)

@@ -165,8 +165,13 @@ def sweep_cmd(
     strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir)
     if top < 1:
         raise UsageError(f"--top {top} is below 1", "print at least one row")
-    if pbo_blocks < 2 or pbo_blocks % 2:
-        raise UsageError(f"--pbo-blocks {pbo_blocks} must be an even number >= 2", "e.g. 16 (the default)")
+    from ..research.sweep.overfit import MAX_BLOCKS
+
+    if pbo_blocks < 2 or pbo_blocks % 2 or pbo_blocks > MAX_BLOCKS:
+        raise UsageError(
+            f"--pbo-blocks {pbo_blocks} must be an even number from 2 to {MAX_BLOCKS}",
+            f"e.g. 16 (the default); {MAX_BLOCKS} blocks already mean 2.7 million CSCV splits",
+        )
     hx = hy = None
     if heatmap is not None:
         check_plot_path(heatmap)

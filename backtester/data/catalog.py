@@ -35,6 +35,9 @@ class SeriesSpec:
     min_value: float | None = 0.0  # values below are impossible (None: no bound, e.g. spreads)
     empty_as_zero_before: str | None = None  # empty rows before this date mean zero, not missing
     note: str = ""
+    calendar: str | None = (
+        None  # trading calendar of a price (validate.check_calendar): XNYS, CMES, XLON, weekdays, 24/7
+    )
 
 
 def _fred(id, title, units, freq, meaning, rule, stale, **kw) -> SeriesSpec:
@@ -135,6 +138,7 @@ CATALOG: dict[str, SeriesSpec] = {
             5,
             holdable=True,
             core=True,
+            calendar="24/7",
         ),
         _px(
             "GLD",
@@ -146,6 +150,7 @@ CATALOG: dict[str, SeriesSpec] = {
             10,
             holdable=True,
             core=True,
+            calendar="XNYS",
         ),
         _px(
             "GC_F",
@@ -156,6 +161,7 @@ CATALOG: dict[str, SeriesSpec] = {
             "close_next",
             10,
             note="continuous contract with roll jumps: a signal input, not holdable",
+            calendar="CMES",
         ),
         _px(
             "LBMA_GOLD",
@@ -169,9 +175,30 @@ CATALOG: dict[str, SeriesSpec] = {
             source="lbma",
             holdable=True,
             note="a fixing, not a tradable close: a labelled proxy for gold",
+            calendar="XLON",
         ),
-        _px("SPY", "SPY", "SPDR S&P 500 ETF (adjusted)", "USD/share", "NYSE session close", "close", 10, holdable=True),
-        _px("QQQ", "QQQ", "Invesco QQQ (adjusted)", "USD/share", "NYSE session close", "close", 10, holdable=True),
+        _px(
+            "SPY",
+            "SPY",
+            "SPDR S&P 500 ETF (adjusted)",
+            "USD/share",
+            "NYSE session close",
+            "close",
+            10,
+            holdable=True,
+            calendar="XNYS",
+        ),
+        _px(
+            "QQQ",
+            "QQQ",
+            "Invesco QQQ (adjusted)",
+            "USD/share",
+            "NYSE session close",
+            "close",
+            10,
+            holdable=True,
+            calendar="XNYS",
+        ),
         _px(
             "TLT",
             "TLT",
@@ -181,6 +208,7 @@ CATALOG: dict[str, SeriesSpec] = {
             "close",
             10,
             holdable=True,
+            calendar="XNYS",
         ),
         _px(
             "IEF",
@@ -191,8 +219,18 @@ CATALOG: dict[str, SeriesSpec] = {
             "close",
             10,
             holdable=True,
+            calendar="XNYS",
         ),
-        _px("DX-Y_NYB", "DX-Y.NYB", "ICE US dollar index", "index", "ICE session (closes 17:00 ET)", "close_next", 10),
+        _px(
+            "DX-Y_NYB",
+            "DX-Y.NYB",
+            "ICE US dollar index",
+            "index",
+            "ICE session (closes 17:00 ET)",
+            "close_next",
+            10,
+            calendar="weekdays",
+        ),
     ]
 }
 

@@ -1,7 +1,8 @@
 """Import the real data snapshot (``../shared/data``, layout in its MANIFEST.md) into the store.
 
 Everything is parsed and validated first; only when every file passes is anything written (each file
-atomically, under the store lock). A bad file therefore leaves the store exactly as it was.
+in one transaction under the store lock: staged, then swapped in together). A bad file, a full disk
+or a killed import therefore leaves the store exactly as it was.
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ def import_snapshot(src: str | Path, store: Store, series: list[str] | None = No
     frames = []
     for spec, path in found:
         frame = validate.read_csv(spec, path)
-        frames.append((spec, availability.annotate(spec, frame)))
+        warnings = list(frame.attrs.get("warnings") or [])
+        frames.append((spec, availability.annotate(spec, frame), warnings))
         if progress:
             progress(spec.id)
     written = []
-    with store.lock():
-        for spec, frame in frames:
+    with store.lock(), store.transaction():  # every series or none (see Store.transaction)
+        for spec, frame, warnings in frames:
             meta = store.write(spec.id, frame, source=f"snapshot:{spec.snapshot_path}")
-            written.append(meta)
+            written.append({**meta, "warnings": warnings} if warnings else meta)
     if missing:
         for m in missing:
             written.append({"series": m, "skipped": "not in snapshot"})

@@ -63,7 +63,7 @@ def pull_series(store: Store, specs: list[SeriesSpec], since=None, progress=None
         if progress:
             progress(spec.id)
     fetched_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with store.lock():
+    with store.lock(), store.transaction():  # every series or none
         for spec, frame in staged:
             store.write(spec.id, frame, source=spec.source, fetched_at=fetched_at)
     return results

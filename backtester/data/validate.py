@@ -125,7 +125,60 @@ def clean(spec: SeriesSpec, frame: pd.DataFrame, name: str | None = None) -> pd.
                 _FIX,
             )
     check_unit_break(spec, out["date"], v, name)
+    warned = check_calendar(spec, out["date"], name)
+    if warned:
+        out.attrs["warnings"] = warned
     return out
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Off-calendar weekdays tolerated (warned about by count) for prices whose calendar is not their own
+# listing venue's close (a futures feed, a London fixing): at most this many, or 1 per 1,000 rows.
+# Weekend rows are never tolerated, nor any off-session row of an NYSE-listed price.
+CALENDAR_TOLERANCE = 3
+_EXCHANGE = {"XNYS": "NYSE", "CMES": "CME/COMEX", "XLON": "London"}
+
+
+def check_calendar(spec: SeriesSpec, dates, name: str) -> list[str]:
+    """Prices dated on days their exchange was closed make every return around them wrong (a file whose
+    dates are all shifted by a day, the usual time-zone export bug, has one on every Saturday or Sunday).
+    ``spec.calendar``: ``24/7`` (crypto: any day), ``weekdays`` (no Saturday/Sunday), or an exchange
+    calendar (``XNYS`` strict; ``CMES``/``XLON`` weekday holidays tolerated up to ``CALENDAR_TOLERANCE``,
+    warned about by count). Raises DataError at the first bad date; returns the warnings."""
+    cal = getattr(spec, "calendar", None)
+    if spec.kind != "price" or cal in (None, "24/7"):
+        return []
+    d = pd.DatetimeIndex(dates)
+    if d.empty:
+        return []
+    fix = "check the file's dates (shifted by a time zone?) against the exchange calendar; the store was not changed"
+    weekend = d.day_of_week >= 5
+    if weekend.any():
+        i = int(np.argmax(weekend))
+        raise DataError(
+            f"{name}: {spec.id} has a price dated {d[i].date()}, a {WEEKDAY_NAMES[d[i].day_of_week]}, when its "
+            f"market is closed ({int(weekend.sum())} weekend row(s) in all)",
+            fix,
+        )
+    if cal == "weekdays":
+        return []
+    from .calendar import exchange_sessions
+
+    sessions = exchange_sessions(cal)
+    inside = (d >= sessions[0]) & (d <= sessions[-1])
+    off = inside & ~d.isin(sessions)
+    n = int(off.sum())
+    if not n:
+        return []
+    first = d[int(np.argmax(off))].date()
+    where = f"{cal} ({_EXCHANGE.get(cal, cal)})"
+    allowed = 0 if cal == "XNYS" else max(CALENDAR_TOLERANCE, len(d) // 1000)
+    if n > allowed:
+        raise DataError(
+            f"{name}: {spec.id} has a price dated {first}, not a session of {where} ({n} such row(s) in all)",
+            fix,
+        )
+    return [f"{name}: {n} {spec.id} row(s) dated on days that are not {where} sessions (first {first}); kept"]
 
 
 def check_unit_break(spec: SeriesSpec, dates: pd.Series, v: np.ndarray, name: str) -> None:

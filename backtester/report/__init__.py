@@ -145,13 +145,36 @@ def render_report(run, title: str | None = None) -> str:
     return page.replace(PANELS_MARK, "\n".join(parts), 1)
 
 
+MIN_DAYS = 20  # sessions of returns: below a month QuantStats' monthly and yearly panels say nothing
+
+
+def check_window(run) -> None:
+    """A run too short for a tearsheet is a usage error that says so (its saved files stay)."""
+    from ..errors import UsageError
+
+    n = len(run.returns)
+    if n < MIN_DAYS:
+        raise UsageError(
+            f"run {run.run_id} has {n} day(s) of returns, too few for a tearsheet (at least {MIN_DAYS})",
+            "widen the window (--start/--end); the run itself is saved",
+        )
+
+
 def write_report(run_dir, title: str | None = None) -> Path:
     """Write ``<run_dir>/tearsheet.html`` and refresh the reports index; return the tearsheet's path."""
     from .index import write_index
     from .load import load_saved_run
 
     run_dir = Path(run_dir)
+    if run_dir.is_symlink():
+        from ..errors import DataError
+
+        raise DataError(
+            f"{run_dir} is a symbolic link, not a run folder",
+            f"remove it (rm {run_dir}) and save the run again; hedge never writes through links",
+        )
     run = load_saved_run(run_dir)
+    check_window(run)
     path = atomic_write_text(run_dir / TEARSHEET, render_report(run, title))
     write_index(run_dir.parent)
     return path

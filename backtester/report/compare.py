@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UsageError
+from ..paths import check_run_id
 from ._io import atomic_write_text, esc
 from .load import read_manifest
 
@@ -23,10 +24,7 @@ ROWS = [
 def check_ids(run_ids: list[str]) -> list[str]:
     ids = list(dict.fromkeys(run_ids))
     for rid in ids:
-        if not rid or rid.startswith(".") or "/" in rid or "\\" in rid:
-            raise UsageError(
-                f"{rid!r} is not a run id", "give run ids as printed by `hedge backtest` or listed in index.html"
-            )
+        check_run_id(rid)
     if len(ids) < 2:
         raise UsageError("compare needs at least two different runs", "give two or more run ids")
     return ids
@@ -123,13 +121,13 @@ def equity_chart(runs: list[dict]) -> str:
 
 
 def render(runs: list[dict], title: str | None = None) -> str:
-    from .index import PAGE
+    from .index import PAGE, href
 
     title = title or "Comparison: " + ", ".join(r["run_id"] for r in runs)
     head = (
         "<tr><th>metric</th>"
         + "".join(
-            f'<th><a href="{esc(r["run_id"])}/{"tearsheet.html" if r.get("tearsheet") else "run.json"}">'
+            f'<th><a href="{esc(href(r["run_id"], "tearsheet.html" if r.get("tearsheet") else "run.json"))}">'
             f"{esc(r['summary'].get('strategy_name'))}</a><br><small>{esc(r['run_id'])}</small></th>"
             for r in runs
         )

@@ -64,7 +64,10 @@ def _html(m: pd.DataFrame, x, y, path: Path, title, sub, metric) -> None:
         yaxis={"title": {"text": y}, "type": "category"},
         template="plotly_white",
     )
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    from ..fsutil import atomic_output
+
+    with atomic_output(path) as tmp:
+        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True)
 
 
 def _png(m: pd.DataFrame, x, y, path: Path, title, sub) -> None:
@@ -92,5 +95,10 @@ def _png(m: pd.DataFrame, x, y, path: Path, title, sub) -> None:
     fig.colorbar(im, ax=ax)
     ax.set_title(f"{title}\n{sub}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from ..fsutil import atomic_output
+
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)

@@ -66,7 +66,8 @@ def qs_stats(strategy: pd.Series, cash: pd.Series) -> dict:
 
 @contextlib.contextmanager
 def quiet():
-    """No font-warning flood, no pandas/matplotlib warnings on the terminal, figures closed afterwards."""
+    """No font-warning flood, no pandas/matplotlib warnings on the terminal, figures closed afterwards;
+    SVG ids from a fixed salt (QuantStats' charts too), so the same run gives a byte-identical page."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,7 +75,7 @@ def quiet():
     level = fm.level
     fm.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), matplotlib.rc_context({"svg.hashsalt": "liquidity-hedge"}):
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import UsageError
 
 DEFAULT_MAX_COMBINATIONS = 200_000
+MAX_COMBINATIONS_LIMIT = 1_000_000  # --max-combinations itself: ~7 GB at the 100k sweep's 708 MiB (bench/RESULTS.md)
 MAX_RANGE_VALUES = 100_000
 ROUND = 10
 
@@ -113,6 +114,11 @@ def check_size(grid: Grid, max_combinations: int) -> int:
     n = grid.size
     if max_combinations < 1:
         raise UsageError(f"--max-combinations {max_combinations} is below 1", "give a positive maximum")
+    if max_combinations > MAX_COMBINATIONS_LIMIT:
+        raise UsageError(
+            f"--max-combinations {max_combinations:,} is above the limit {MAX_COMBINATIONS_LIMIT:,}",
+            "sweep a coarser grid, or split it into several sweeps",
+        )
     if n > max_combinations:
         sizes = " x ".join(f"{len(v)} {k}" for k, v in zip(grid.names, grid.values, strict=True))
         raise UsageError(
