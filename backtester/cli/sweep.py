@@ -58,6 +58,16 @@ MetricOpt = Annotated[
     ),
 ]
 MaxCombinationsOpt = Annotated[int, typer.Option("--max-combinations", help="Refuse grids larger than this.")]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where the chunks run: local (this process) or dask (dask.distributed).")
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (default $HEDGE_DASK_SCHEDULER; else a local cluster)."),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")
+]
 
 
 def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir):
@@ -153,6 +163,18 @@ def sweep_cmd(
     benchmark: BenchmarkOpt = "SPY",
     strategies_dir: StrategiesDirOpt = None,
     reports_dir: ReportsDirOpt = None,
+    spa: Annotated[
+        bool,
+        typer.Option("--spa", help="Best-of-sweep tests: Hansen's SPA, White's Reality Check, Romano-Wolf StepM."),
+    ] = False,
+    spa_reps: Annotated[int, typer.Option("--spa-reps", help="Bootstrap replications of --spa.")] = 1000,
+    spa_against: Annotated[
+        str, typer.Option("--spa-against", help="Reference of --spa: benchmark (the --benchmark) or cash.")
+    ] = "benchmark",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --spa bootstrap.")] = 0,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
@@ -166,12 +188,19 @@ def sweep_cmd(
     if top < 1:
         raise UsageError(f"--top {top} is below 1", "print at least one row")
     from ..research.sweep.overfit import MAX_BLOCKS
+    from ..research.sweep.spa import MAX_REPS
 
     if pbo_blocks < 2 or pbo_blocks % 2 or pbo_blocks > MAX_BLOCKS:
         raise UsageError(
             f"--pbo-blocks {pbo_blocks} must be an even number from 2 to {MAX_BLOCKS}",
             f"e.g. 16 (the default); {MAX_BLOCKS} blocks already mean 2.7 million CSCV splits",
         )
+    if not 1 <= spa_reps <= MAX_REPS:
+        raise UsageError(f"--spa-reps {spa_reps} is outside 1..{MAX_REPS:,}", "e.g. 1000")
+    if spa_against not in ("benchmark", "cash"):
+        raise UsageError(f"--spa-against {spa_against!r} is unknown", "use benchmark or cash")
+    if seed < 0:
+        raise UsageError(f"--seed {seed} is negative", "give a seed >= 0")
     hx = hy = None
     if heatmap is not None:
         check_plot_path(heatmap)
@@ -187,13 +216,16 @@ def sweep_cmd(
 
     check_schedule(spec.rebalance, spec.band, spec.vol_target)
 
+    from ..research import executor as exmod
     from ..research.sweep import evaluate, prepare
 
+    exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
     inp = prepare(store, spec, g, strategy=strat)
     cb, stop = _progress()
     try:
-        res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb)
+        with exmod.make(executor, scheduler, workers) as ex:
+            res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb, executor=ex)
     finally:
         stop()
     if res.n_valid == 0:
@@ -231,6 +263,8 @@ def sweep_cmd(
         "benchmark": {k: res.benchmark.get(k) for k in ROW_KEYS if k != "rebalances"} if res.benchmark else None,
         "notes": list(inp.notes),
     }  # no timings in the json: the same sweep on the same data prints the same bytes
+    if spa:
+        _spa(out, inp, res, top_rows, spa_reps, spa_against, seed, fmt)
     if heatmap is not None:
         from ..report.heatmap import write_heatmap
 
@@ -242,6 +276,28 @@ def sweep_cmd(
         common.emit_json(out)
         return
     _print(out, res, names, top_rows, inp)
+
+
+def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
+    """``--spa``: SPA / Reality Check / StepM over every valid combination, into ``out`` (the StepM
+    members of the top rows marked ``stepm: true``)."""
+    from ..research.sweep.spa import best_of_sweep
+    from .progress import terminal
+
+    r = best_of_sweep(inp, reps=reps, against=against, seed=seed, progress=terminal(enabled=fmt != Format.json))
+    mask = r.pop("_stepm_mask")
+    r.pop("elapsed")
+    out["spa"] = {
+        **r.pop("spa"),
+        **{k: r[k] for k in ("against", "reference", "reps", "seed", "block", "block_rule", "combinations", "days")},
+        "best_mean_excess_annual": r["statistic_annual"],
+        "best_combination": r["best_combination"],
+    }
+    out["reality_check"] = r["reality_check"]
+    out["stepm"] = r["stepm"]
+    for row in out["top"]:
+        row["stepm"] = bool(mask[row["combination"]])
+    out["best"]["stepm"] = bool(mask[res.best_index])
 
 
 def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
@@ -271,6 +327,7 @@ def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
             "deflated_sharpe_detail": out["deflated_sharpe_detail"],
             "pbo": out["pbo"],
             "pbo_detail": out["pbo_detail"],
+            **{k: out[k] for k in ("spa", "reality_check", "stepm") if k in out},
         }
     }
     command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
@@ -304,10 +361,15 @@ def _print(out, res, names, top_rows, inp) -> None:
     if c["invalid"]:
         inv = ", " + ", ".join(f"{v:,} invalid ({k}): skipped" for k, v in c["invalid_reasons"].items())
     rows = []
+    marked = {row["combination"] for row in out["top"] if row.get("stepm")}
     for rank, i in enumerate(top_rows.index, 1):
         r = res.frame.loc[i]
         rows.append(
-            [rank, *[common.plain(r[n]) for n in names], *[_cell(common.plain(r[k]), kd) for k, _, kd in TABLE_METRICS]]
+            [
+                f"{rank}*" if i in marked else rank,
+                *[common.plain(r[n]) for n in names],
+                *[_cell(common.plain(r[k]), kd) for k, _, kd in TABLE_METRICS],
+            ]
         )
     common.table(
         f"{out['strategy_name']} sweep {out['period']['start']} .. {out['period']['end']}: "
@@ -337,6 +399,15 @@ def _print(out, res, names, top_rows, inp) -> None:
         )
     elif p:
         line(f"PBO: - ({p.get('reason')})")
+    if out.get("spa"):
+        sp, st = out["spa"], out["stepm"]
+        line(
+            f"best of sweep vs {sp['reference']} ({sp['combinations']:,} combinations, {sp['reps']:,} stationary "
+            f"bootstrap reps, mean block {sp['block']:.1f} days, seed {sp['seed']}): SPA p = "
+            f"{sp['consistent']:.3f} (lower {sp['lower']:.3f}, upper {sp['upper']:.3f}); Reality Check p = "
+            f"{out['reality_check']['p_value']:.3f}; StepM at {st['size']:.0%} FWER: {st['count']:,} "
+            f"combination(s) beat {sp['reference']}" + (" (* in the table)" if st["count"] else "")
+        )
     b = out["benchmark"]
     if b:
         line(

@@ -19,7 +19,7 @@ from ..errors import UsageError
 from . import app, common
 from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, metrics_table, spec_from_options
 from .common import DataDirOpt, Format, FormatOpt
-from .sweep import GridOpt, MaxCombinationsOpt, MetricOpt, grid_args
+from .sweep import ExecutorOpt, GridOpt, MaxCombinationsOpt, MetricOpt, SchedulerOpt, WorkersOpt, grid_args
 
 
 def _num(v) -> str:
@@ -58,6 +58,9 @@ def walkforward_cmd(
     benchmark: Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")] = "SPY",
     strategies_dir: StrategiesDirOpt = None,
     reports_dir: ReportsDirOpt = None,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
@@ -90,11 +93,17 @@ def walkforward_cmd(
     )  # fmt: skip
     runmod._check_spec(spec)
     check_schedule(spec.rebalance, spec.band, spec.vol_target)
+    from ..research import executor as exmod
+
+    exmod.check(executor, scheduler, workers)
 
     from ..paths import reports_dir as resolve_reports
 
     store = common.open_store(data_dir)
-    wf = W.walk_forward(store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat)
+    with exmod.make(executor, scheduler, workers) as ex:
+        wf = W.walk_forward(
+            store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat, executor=ex
+        )
     out = W.summary(wf, grid_source)
     run = W.as_run(store, wf)
     from . import ARGV

@@ -212,11 +212,11 @@ def _row_metrics(frame: pd.DataFrame, i: int) -> dict:
     return {k: float(frame.at[i, k]) for k in ROW_METRICS}
 
 
-def choose(inp, windows: list[Window], metric: str = "sharpe") -> list[Choice]:
+def choose(inp, windows: list[Window], metric: str = "sharpe", executor=None) -> list[Choice]:
     """The best combination of each training window, by ``metric``, from that window's returns alone."""
     out: list[Choice] = []
     for w in windows:
-        res = _ev.evaluate(inp, window=(w.train_a, w.train_b), metric=metric, stats=False)
+        res = _ev.evaluate(inp, window=(w.train_a, w.train_b), metric=metric, stats=False, executor=executor)
         bench = None if res.benchmark is None else {k: res.benchmark.get(k) for k in ROW_METRICS}
         if res.best_index is None:
             if not out:
@@ -310,14 +310,16 @@ def slice_metrics(result, lo: int, hi: int) -> dict:
     return {k: out[k] for k in (*ROW_METRICS, "days", "start", "end")}
 
 
-def rank_out_of_sample(inp, choices: list[Choice], metric: str) -> list[dict]:
+def rank_out_of_sample(inp, choices: list[Choice], metric: str, executor=None) -> list[dict]:
     """After every choice is made: each chosen combination's rank among all combinations run fresh over its
     test window's return sessions (1 = best), and the hindsight-best value there. Reporting only."""
     out = []
     T = len(inp.dates)
     for ch in choices:
         w = ch.window
-        res = _ev.evaluate(inp, window=(w.test_a, min(T, w.test_b + inp.exec_lag)), metric=metric, stats=False)
+        res = _ev.evaluate(
+            inp, window=(w.test_a, min(T, w.test_b + inp.exec_lag)), metric=metric, stats=False, executor=executor
+        )
         m = res.frame[metric].where(res.frame["valid"])
         mine = m.iloc[ch.combination]
         n = int(m.notna().sum())
@@ -397,10 +399,12 @@ def walk_forward(
     signals: pd.DataFrame | None = None,
     strategy=None,
     inputs=None,
+    executor=None,
 ) -> WalkForward:
     """Prepare once (or take ``inputs``), plan the windows, choose on each training window, run the stitched
     book and measure it. ``spec`` is a RunSpec (fixed params, costs, lag, schedule, gold, benchmark,
-    optional start/end of the whole period)."""
+    optional start/end of the whole period). ``executor``: where the sweeps of the windows run
+    (``research.executor``; the same numbers everywhere)."""
     import time
 
     from .sweep import prepare
@@ -411,9 +415,9 @@ def walk_forward(
     inp = inputs if inputs is not None else prepare(store, spec, grid, signals=signals, strategy=strategy)
     windows = plan_windows(inp.dates, train, test, embargo, inp.exec_lag)
     check_grid_valid(inp)
-    choices = choose(inp, windows, metric)
+    choices = choose(inp, windows, metric, executor)
     res, bres = stitch(inp, choices)
-    ranks = rank_out_of_sample(inp, choices, metric)
+    ranks = rank_out_of_sample(inp, choices, metric, executor)
     a0 = windows[0].test_a
     per_window = []
     for ch, rk in zip(choices, ranks, strict=True):
