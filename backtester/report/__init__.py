@@ -83,12 +83,13 @@ def _chart(name: str, svg: str) -> str:
 def render_report(run, title: str | None = None) -> str:
     """The tearsheet of a loaded run (``load.load_saved_run``) as one HTML string."""
     from ..data.fomc import events as fomc_events
+    from ..inert import bidi_escape
     from . import panels as P
     from . import tables as T
     from .tearsheet import PANELS_MARK, quantstats_page, quiet
 
-    names = (run.strategy_name, run.benchmark_name)
-    title = title if title else f"{names[0]} vs {names[1]}"
+    names = (bidi_escape(run.strategy_name), bidi_escape(run.benchmark_name))  # also inside the charts' SVG
+    title = bidi_escape(title) if title else f"{names[0]} vs {names[1]}"
     v = _versions()
     header = (
         f"{esc(names[0])} vs {esc(names[1])} &bull; run {esc(run.run_id)} &bull; 252 periods/year &bull; "

@@ -87,6 +87,7 @@ def equity_chart(runs: list[dict]) -> str:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
+    from ..inert import bidi_escape
     from .panels import OOS_START, _rc, _svg
     from .tearsheet import quiet
 
@@ -96,12 +97,12 @@ def equity_chart(runs: list[dict]) -> str:
         end = None
         for i, r in enumerate(runs):
             ret = r["returns"]
-            label = f"{r['summary'].get('strategy_name')} ({r['run_id']})"
+            label = bidi_escape(f"{r['summary'].get('strategy_name')} ({r['run_id']})")
             ax.plot(ret.index, (1 + ret["strategy"].fillna(0.0)).cumprod(), lw=1.0, color=f"C{i % 10}", label=label)
             key = (r["summary"].get("benchmark_name"), ret.index[0], ret.index[-1])
             if key not in seen:
                 seen.add(key)
-                blabel = f"benchmark {key[0]} ({key[1].date()} .. {key[2].date()})"
+                blabel = bidi_escape(f"benchmark {key[0]} ({key[1].date()} .. {key[2].date()})")
                 ax.plot(ret.index, (1 + ret["benchmark"].fillna(0.0)).cumprod(), lw=0.8, ls="--", color="#7f7f7f",
                         alpha=0.6 + 0.4 / len(seen), label=blabel)  # fmt: skip
             end = ret.index[-1] if end is None else max(end, ret.index[-1])

@@ -91,9 +91,7 @@ def _sweep(key, features, loadings):
     def fn(s: pd.DataFrame, plist):
         from backtester.strategies.factors import from_features
 
-        return from_features(
-            s.index, plist, key=key, features=lambda p: features(s, p), loadings=lambda p: loadings(p)
-        )
+        return from_features(s.index, plist, key=key, features=lambda p: features(s, p), loadings=lambda p: loadings(p))
 
     return fn
 
