@@ -31,7 +31,7 @@ def mkstemp(path: Path, mode: str = "wb"):
 
 
 @contextlib.contextmanager
-def atomic_output(path, fix: str | None = None):
+def atomic_output(path, fix: str | None = None, *, param=None):
     """Yield a temp path beside ``path`` (same suffix, so writers pick the right format); on success it is
     fsynced and renamed onto ``path``, on any failure removed: ``path`` is never left half-written. An
     OSError becomes the one-line DataError (a missing folder, a full or read-only disk, ...)."""
@@ -48,7 +48,7 @@ def atomic_output(path, fix: str | None = None):
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        raise os_error(e, f"cannot write {path}", fix) from None
+        raise os_error(e, f"cannot write {path}", fix, param=param) from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -137,7 +137,7 @@ def swap_in(new: Path, final: Path) -> Path | None:
     return aside
 
 
-def os_error(e: OSError, what: str, fix: str | None = None) -> DataError:
+def os_error(e: OSError, what: str, fix: str | None = None, *, param=None) -> DataError:
     """An OSError as the one-line contract: what failed, why (in words) and how to fix it."""
     code = e.errno
     where = f" ({e.filename})" if e.filename and str(e.filename) not in what else ""
@@ -157,11 +157,11 @@ def os_error(e: OSError, what: str, fix: str | None = None) -> DataError:
         fix = {
             errno.ENOSPC: "free some disk space, then run the command again",
             errno.EDQUOT: "free some disk space, then run the command again",
-            errno.EROFS: "use a writable folder (--data-dir / --reports-dir)",
+            errno.EROFS: "use a folder on a writable disk",
             errno.EACCES: "fix the permissions or use another folder",
             errno.EPERM: "fix the permissions or use another folder",
             errno.ENOTDIR: "point the option at a folder, or move the file away",
             errno.EISDIR: "remove or rename that folder, then run the command again",
             errno.ENOENT: "create the folder first, or check the path",
         }.get(code, "check the path and the disk, then run the command again")
-    return DataError(f"{what}: {why}{where}", fix)
+    return DataError(f"{what}: {why}{where}", fix, param=param)

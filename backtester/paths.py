@@ -44,14 +44,18 @@ def reports_lock(reports_dir: Path):
     if reports_dir.exists() and not reports_dir.is_dir():
         raise DataError(
             f"cannot write to the reports folder {reports_dir}: it is a file, not a folder",
-            "pass a folder with --reports-dir",
+            "pass a folder as reports_dir",
+            param="reports_dir",
         )
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(reports_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
         raise fsutil.os_error(
-            e, f"cannot write to the reports folder {reports_dir}", "pass a writable folder with --reports-dir"
+            e,
+            f"cannot write to the reports folder {reports_dir}",
+            "pass a writable folder as reports_dir",
+            param="reports_dir",
         ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

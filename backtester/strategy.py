@@ -106,7 +106,7 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
             if not part.strip():
                 continue
             if "=" not in part:
-                raise UsageError(f"parameter {part!r} is not name=value", "write --param name=value")
+                raise UsageError(f"parameter {part!r} is not name=value", "write params name=value", param="params")
             k, v = part.split("=", 1)
             out[k.strip().lower()] = v.strip()
     return out

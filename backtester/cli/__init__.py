@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         if code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
             _err("error: interrupted")
     except HedgeError as e:
-        _err(e.line())
+        from .common import as_flags
+
+        _err(as_flags(e).line())
         code = e.exit_code
     except cx.UsageError as e:
         cmd = e.ctx.command_path if e.ctx is not None else "hedge"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import shlex
-import sys
 from typing import Annotated
 
 import typer
@@ -31,7 +30,6 @@ from .backtest import (
     StartOpt,
     StrategiesDirOpt,
     VolTargetOpt,
-    spec_from_options,
 )
 from .common import DataDirOpt, Format, FormatOpt
 
@@ -180,7 +178,6 @@ def sweep_cmd(
 ):
     """Evaluate every combination of a parameter grid (same costs, window and metrics as `hedge backtest`),
     print the best, the deflated Sharpe of the best and the probability of backtest overfitting (CSCV)."""
-    from .. import run as runmod
     from ..report.charts import check_plot_path
 
     # every argument check first: nothing is read before the grid is known to be valid
@@ -207,14 +204,11 @@ def sweep_cmd(
         hx, hy = _heatmap_axes(g, heatmap_x, heatmap_y)
     elif heatmap_x or heatmap_y:
         raise UsageError("--heatmap-x/--heatmap-y without --heatmap", "give --heatmap FILE.html or FILE.png")
-    spec = spec_from_options(
-        strategy, param, start, end, fees_bp, slippage_bp, exec_lag, rebalance, band, vol_target, gold, benchmark,
-        strategies_dir,
+    spec = common.run_spec(
+        strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
+        fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance, band=band,
+        vol_target=vol_target,
     )  # fmt: skip
-    runmod._check_spec(spec)
-    from ..engine import check_schedule
-
-    check_schedule(spec.rebalance, spec.band, spec.vol_target)
 
     from ..research import executor as exmod
     from ..research.sweep import evaluate, prepare
@@ -271,7 +265,7 @@ def sweep_cmd(
         ttl = f"{strategy} sweep, {res.start} .. {res.end}"
         out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl))
     if best_report:
-        out.update(_best_report(store, spec, inp, res, out, title, reports_dir))
+        out.update(_best_report(store, inp, res, out, title, reports_dir))
     if fmt is Format.json:
         common.emit_json(out)
         return
@@ -300,50 +294,20 @@ def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
     out["best"]["stepm"] = bool(mask[res.best_index])
 
 
-def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
-    """Run the best combination through run_backtest + save_run (+ the tearsheet when the report package
-    is there), with the sweep's statistics in run.json."""
-    from dataclasses import replace
-
+def _best_report(store, inp, res, out, title, reports_dir) -> dict:
+    """Save the best combination's run (the sweep's statistics in its run.json) and write its tearsheet."""
     from ..paths import reports_dir as resolve_reports
-    from ..run import benchmark_strategy, run_backtest, save_run
+    from ..report import write_report
+    from ..research.sweep.best import best_run, sweep_record
+    from ..run import save_run
+    from . import ARGV
 
-    best = inp.combos[res.best_index]
-    params = {**spec.params, **{k: best[k] for k in inp.grid.names}}
-    own = [spec.gold if a == "GLD" else a for a in (inp.strategy.assets(best) if inp.strategy.assets else ())]
-    bstrat, bparams, _ = benchmark_strategy(spec.benchmark)
-    rs = replace(spec, params=params)
-    if set(own) | set(bstrat.assets(bparams)) != set(inp.assets):
-        # its own default window would differ (fewer assets): pin the sweep's window
-        rs = replace(rs, start=rs.start or str(inp.dates[0].date()), end=rs.end or str(inp.dates[-1].date()))
-    run = run_backtest(store, rs, signals=inp.signals)
-    extra = {
-        "sweep": {
-            "grid": out["grid"],
-            "metric": out["metric"],
-            "combinations": out["combinations"],
-            "period": out["period"],
-            "deflated_sharpe": out["deflated_sharpe"],
-            "deflated_sharpe_detail": out["deflated_sharpe_detail"],
-            "pbo": out["pbo"],
-            "pbo_detail": out["pbo_detail"],
-            **{k: out[k] for k in ("spa", "reality_check", "stepm") if k in out},
-        }
-    }
-    command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
-    path = save_run(run, resolve_reports(reports_dir), command=command, extra=extra)
+    run, warning = best_run(store, inp, res)
+    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
+    path = save_run(run, resolve_reports(reports_dir), command=command, extra=sweep_record(out))
     rec = {"run_id": run.run_id, "run_dir": str(path)}
-    sweep_sharpe = res.frame.at[res.best_index, "sharpe"]
-    if not math.isclose(run.metrics["sharpe"], sweep_sharpe, rel_tol=1e-9, abs_tol=1e-12):
-        rec["warning"] = f"the saved run's Sharpe {run.metrics['sharpe']:.12g} differs from the sweep's {sweep_sharpe}"
-    try:
-        from ..report import write_report
-    except ModuleNotFoundError as e:
-        if not (e.name or "").startswith("backtester.report"):
-            raise
-        rec["report"] = None
-        rec["report_note"] = "the report package is not installed: the run is saved; render it with `hedge report`"
-        return rec
+    if warning:
+        rec["warning"] = warning
     ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
     rec["report"] = str(write_report(path, title=ttl))
     return rec

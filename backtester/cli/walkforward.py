@@ -17,7 +17,7 @@ import typer
 
 from ..errors import UsageError
 from . import app, common
-from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, metrics_table, spec_from_options
+from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, metrics_table
 from .common import DataDirOpt, Format, FormatOpt
 from .sweep import ExecutorOpt, GridOpt, MaxCombinationsOpt, MetricOpt, SchedulerOpt, WorkersOpt, grid_args
 
@@ -68,7 +68,6 @@ def walkforward_cmd(
     test window only, and measure the stitched out-of-sample book against the benchmark. Without --grid,
     the thesis strategies use a default grid (printed with the results)."""
     from .. import run as runmod
-    from ..engine import check_schedule
     from ..research import walkforward as W
 
     # every argument check first: nothing is read before the arguments are known to be valid
@@ -84,15 +83,14 @@ def walkforward_cmd(
             )
         grid, grid_source = list(W.DEFAULT_GRIDS[strategy]), "default"
     strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir)
-    dtrain = W.parse_duration(train, "--train")
-    dtest = W.parse_duration(test, "--test")
-    dembargo = W.parse_duration(embargo, "--embargo", allow_zero=True)
-    spec = spec_from_options(
-        strategy, param, start, end, fees_bp, slippage_bp, exec_lag, rebalance, band, vol_target, gold, benchmark,
-        strategies_dir,
+    dtrain = W.parse_duration(train, "train")
+    dtest = W.parse_duration(test, "test")
+    dembargo = W.parse_duration(embargo, "embargo", allow_zero=True)
+    spec = common.run_spec(
+        strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
+        fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance, band=band,
+        vol_target=vol_target,
     )  # fmt: skip
-    runmod._check_spec(spec)
-    check_schedule(spec.rebalance, spec.band, spec.vol_target)
     from ..research import executor as exmod
 
     exmod.check(executor, scheduler, workers)

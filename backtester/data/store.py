@@ -51,7 +51,7 @@ def checksum(frame: pd.DataFrame, identity: dict | None = None) -> str:
     return h.hexdigest()
 
 
-_STORE_FIX = "free disk space or fix the folder's permissions, or pass another --data-dir"
+_STORE_FIX = "free disk space or fix the folder's permissions, or pass another data_dir"
 
 
 def _repair_hint(series_id: str) -> str:
@@ -81,7 +81,9 @@ class Store:
         """A data dir that exists but is not a folder (or a series/ that is a file) is an error."""
         for d, what in ((self.root, "data dir"), (self.series_dir, "store's series folder")):
             if d.exists() and not d.is_dir():
-                raise DataError(f"the {what} {d} is a file, not a folder", "pass a folder with --data-dir")
+                raise DataError(
+                    f"the {what} {d} is a file, not a folder", "pass a folder as data_dir", param="data_dir"
+                )
 
     def require(self) -> None:
         self.check_root()
@@ -175,7 +177,9 @@ class Store:
                     f"the store's lock {self.root / '.lock'} is a folder, not a file",
                     f"remove it (rmdir {self.root / '.lock'}) when no hedge process is running",
                 ) from None
-            raise fsutil.os_error(e, f"cannot use the data store at {self.root}", _STORE_FIX) from None
+            raise fsutil.os_error(
+                e, f"cannot use the data store at {self.root}", _STORE_FIX, param="data_dir"
+            ) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -212,7 +216,9 @@ class Store:
             staging = fsutil.mkdtemp(self.root, "series")
             os.chmod(staging, 0o755)
         except OSError as e:
-            raise fsutil.os_error(e, f"cannot write to the data store at {self.root}", _STORE_FIX) from None
+            raise fsutil.os_error(
+                e, f"cannot write to the data store at {self.root}", _STORE_FIX, param="data_dir"
+            ) from None
         self._staging = staging
         try:
             if self.series_dir.is_dir():
@@ -234,7 +240,7 @@ class Store:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError as e:
             raise fsutil.os_error(e, f"cannot write to the data store at {self.root} (nothing was changed)",
-                                  _STORE_FIX) from None  # fmt: skip
+                                  _STORE_FIX, param="data_dir") from None  # fmt: skip
         finally:
             self._staging = None
             if staging.exists():

@@ -20,7 +20,8 @@ def atomic_write_text(path: Path, text: str) -> Path:
     from ..fsutil import atomic_output
 
     path = Path(path)
-    with atomic_output(path, "pass a writable --reports-dir, fix the folder's permissions or free disk space") as tmp:
+    fix = "pass a writable reports_dir, fix the folder's permissions or free disk space"
+    with atomic_output(path, fix, param="reports_dir") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
 

@@ -38,7 +38,7 @@ img{max-width:100%;height:auto}
 def check_html_path(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in HTML_SUFFIXES:
-        raise UsageError(f"--html {str(path)!r} is not an .html file", "give a file name ending in .html")
+        raise UsageError(f"html {str(path)!r} is not an .html file", "give a file name ending in .html", param="html")
     if not p.parent.exists():
         raise UsageError(f"folder {p.parent} does not exist", "create it first or write the page elsewhere")
     return p
@@ -301,6 +301,6 @@ def write_page(t: Thesis, path: str | Path) -> str:
     text = render(t)
     from ..fsutil import atomic_output
 
-    with atomic_output(p, "choose a writable --html path") as tmp:
+    with atomic_output(p, "choose a writable html path", param="html") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return str(p)

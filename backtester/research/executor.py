@@ -138,19 +138,27 @@ MAX_WORKERS = 64  # local worker processes: each holds a copy of the inputs
 
 
 def check(executor: str = "local", scheduler: str | None = None, workers: int | None = None) -> None:
-    """The checks on ``--executor/--scheduler/--workers`` (UsageError), before any work."""
+    """The checks on ``executor``, ``scheduler`` and ``workers`` (UsageError naming them), before any work."""
     if executor not in EXECUTORS:
-        raise UsageError(f"--executor {executor!r} is unknown", "use local or dask")
+        raise UsageError(f"executor {executor!r} is unknown", "use local or dask", param="executor")
     if executor == "local" and (scheduler or workers):
-        raise UsageError("--scheduler/--workers need --executor dask", "add --executor dask")
+        raise UsageError(
+            "scheduler/workers need executor dask", "add executor dask", param=("scheduler", "workers", "executor")
+        )
     if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers} is below 1", "e.g. --workers 2")
+        raise UsageError(f"workers {workers} is below 1", "e.g. workers 2", param="workers")
     if workers is not None and workers > MAX_WORKERS:
         raise UsageError(
-            f"--workers {workers} is above {MAX_WORKERS} (local processes)", "use --scheduler for a larger cluster"
+            f"workers {workers} is above {MAX_WORKERS} (local processes)",
+            "use scheduler for a larger cluster",
+            param=("workers", "scheduler"),
         )
     if scheduler and workers:
-        raise UsageError("--workers starts a local cluster; --scheduler connects to one", "give one of them")
+        raise UsageError(
+            "workers starts a local cluster; scheduler connects to one",
+            "give one of them",
+            param=("workers", "scheduler"),
+        )
 
 
 def make(executor: str = "local", scheduler: str | None = None, workers: int | None = None):

@@ -170,9 +170,9 @@ def evaluate(
     from . import overfit
 
     if metric not in METRICS:
-        raise UsageError(f"unknown metric {metric!r}", f"use one of: {', '.join(METRICS)}")
+        raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
     if blocks < 2 or blocks % 2:
-        raise UsageError(f"--pbo-blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)")
+        raise UsageError(f"blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)", param="blocks")
     _kernel()  # import (or compile, the first time ever) before the clock starts
     t_start = time.perf_counter()
     a, b = _window(inp, window)

@@ -35,11 +35,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ...constants import PERIODS, VOL_WINDOW
+
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
 CAPITAL = 1e6
-PERIODS = 252
-VOL_WINDOW = 60
 SUM_TOL = 1e-9
 NEG_TOL = 1e-12
 CHANGE_TOL = 1e-12
