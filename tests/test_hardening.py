@@ -1124,7 +1124,7 @@ def test_missing_core_series_needed_by_the_strategy_is_exit_1(tmp_path, snapshot
 
 
 # ---- the environment
-def test_environment_faults_keep_the_error_contract(tmp_path, snapshot_dir, small_store, monkeypatch):
+def test_environment_faults_keep_the_error_contract(tmp_path, snapshot_dir, snapshot_store, small_store, monkeypatch):
     afile = tmp_path / "a-file"
     afile.write_text("x")
     cases = [
@@ -1139,7 +1139,7 @@ def test_environment_faults_keep_the_error_contract(tmp_path, snapshot_dir, smal
                   "lock"))  # fmt: skip
     binary = tmp_path / "holdings.csv"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
-    cases.append((("now", "seed-thesis", "--holdings", str(binary), "--data-dir", str(small_store.root)), 2,
+    cases.append((("now", "seed-thesis", "--holdings", str(binary), "--data-dir", str(snapshot_store.root)), 2,
                   "holdings file"))  # fmt: skip
     for args, want, needle in cases:
         code, out, err = run_cli(*args)
