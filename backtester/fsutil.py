@@ -37,6 +37,7 @@ def atomic_output(path, fix: str | None = None, *, param=None):
     OSError becomes the one-line DataError (a missing folder, a full or read-only disk, ...)."""
     path = Path(path)
     tmp = None
+    clean_stale(path.parent, path.name)  # a killed writer's temp of this same file
     try:
         fd, name = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp" + path.suffix, dir=path.parent)
         os.close(fd)
@@ -71,8 +72,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def clean_stale(folder: Path) -> list[str]:
-    """Remove temp files and folders (ours: ``.NAME.p<pid>.XXXX.tmp``) whose process is gone."""
+def clean_stale(folder: Path, name: str | None = None) -> list[str]:
+    """Remove temp files and folders (ours: ``.NAME.p<pid>.XXXX.tmp``) whose process is gone (only those
+    of ``name`` when given: a user's export folder is not swept beyond the file being written)."""
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -80,7 +82,7 @@ def clean_stale(folder: Path) -> list[str]:
         return removed
     for e in entries:
         m = _TMP.match(e.name)
-        if not m or _alive(int(m.group(1))):
+        if not m or _alive(int(m.group(1))) or (name is not None and not e.name.startswith(f".{name}.p")):
             continue
         with contextlib.suppress(OSError):
             if e.is_dir(follow_symlinks=False):

@@ -146,5 +146,8 @@ def render_index(reports_dir: Path) -> str:
 
 
 def write_index(reports_dir) -> Path:
+    from ..fsutil import clean_stale
+
     reports_dir = Path(reports_dir)
+    clean_stale(reports_dir)  # temp files and folders of killed saves and page writes
     return atomic_write_text(reports_dir / "index.html", render_index(reports_dir))
