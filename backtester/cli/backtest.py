@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated
 
 import typer
@@ -118,8 +117,8 @@ def backtest_cmd(
     fmt: FormatOpt = Format.table,
 ):
     """Backtest a strategy against a benchmark on the store's data, with costs, and save the run."""
-    from ..paths import reports_dir as resolve_reports
-    from ..run import run_backtest, save_run
+    from .. import api
+    from ..run import run_backtest
 
     spec = common.run_spec(
         strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
@@ -130,10 +129,12 @@ def backtest_cmd(
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
     store = common.open_store(data_dir)
     run = run_backtest(store, spec)
-    from . import ARGV
-
-    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
-    path = save_run(run, resolve_reports(reports_dir), command=command)
+    command = common.command_line()
+    if report:
+        written = api.report(run, reports_dir, title=title, command=command)
+        path = run.path
+    else:
+        path = api.save(run, reports_dir, command=command)
     if export_weights:
         from ..fsutil import atomic_output
 
@@ -141,9 +142,7 @@ def backtest_cmd(
             run.result.weights.to_csv(tmp, index_label="date", float_format="%.10g")
     out = {**run.summary(), "run_dir": str(path)}
     if report:
-        from ..report import write_report
-
-        out["report"] = str(write_report(path, title=title))
+        out["report"] = str(written)
     if fmt is Format.json:
         common.emit_json(out)
         return

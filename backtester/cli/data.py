@@ -73,54 +73,6 @@ def import_(
     )
 
 
-def status_rows(store) -> tuple[str, list[dict]]:
-    """(as of, one row per stored series). Every file is read and its checksum verified: a damaged one
-    (edited, copied over another series, unreadable) is a row with ``damaged`` set and no numbers."""
-    import pandas as pd
-
-    from ..data import catalog
-    from ..errors import DataError
-
-    metas, damaged = {}, {}
-    for sid in store.ids():
-        if sid not in catalog.CATALOG:
-            continue
-        try:
-            store.read(sid)
-            metas[sid] = store.meta(sid)
-        except DataError as e:
-            damaged[sid] = e
-    core = [pd.Timestamp(m["last"]) for s, m in metas.items() if catalog.CATALOG[s].core]
-    every = [pd.Timestamp(m["last"]) for m in metas.values()]
-    asof = min(core or every) if every else None
-    rows = []
-    for sid in sorted(metas.keys() | damaged.keys()):
-        spec = catalog.CATALOG[sid]
-        if sid in damaged:
-            rows.append({"series": sid, "units": spec.units, "frequency": spec.frequency, "damaged": damaged[sid].what,
-                         "repair": damaged[sid].fix})  # fmt: skip
-            continue
-        m = metas[sid]
-        lag = int((asof - pd.Timestamp(m["last"])).days)
-        rows.append(
-            {
-                "series": sid,
-                "source": m["source"].split(":")[0],
-                "units": spec.units,
-                "frequency": spec.frequency,
-                "first": m["first"],
-                "last": m["last"],
-                "rows": m["rows"],
-                "fetched_at": m["fetched_at"],
-                "days_behind": lag,
-                "staleness_limit_days": spec.staleness_days,
-                "stale": lag > spec.staleness_days,
-                "damaged": None,
-            }
-        )
-    return (str(asof.date()) if asof is not None else None), rows
-
-
 @data_app.command("status")
 def status(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table):
     """Every stored series: source, units, first/last date, rows, staleness; every checksum is verified
@@ -129,6 +81,8 @@ def status(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table):
     from ..errors import DataError
 
     store = common.open_store(data_dir)
+    from ..data.store import status_rows
+
     asof, rows = status_rows(store)
     missing = sorted(set(catalog.CATALOG) - {r["series"] for r in rows})
     damaged = [r for r in rows if r["damaged"]]

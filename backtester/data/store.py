@@ -282,3 +282,50 @@ class Store:
             os.fsync(fh.fileno())
         self._cache.pop(series_id, None)
         return meta
+
+
+def status_rows(store) -> tuple[str, list[dict]]:
+    """``hedge data status``: (the store's as-of date, one row per catalogued series: source, units, first and
+    last dates, rows, fetch time, days behind the as-of date and whether that exceeds its staleness limit).
+    Every file is read and its checksum verified: a damaged one (edited, copied over another series,
+    unreadable) is a row with ``damaged`` (the error) and ``repair`` (the command) and no numbers."""
+    import pandas as pd
+
+    metas, damaged = {}, {}
+    for sid in store.ids():
+        if sid not in catalog.CATALOG:
+            continue
+        try:
+            store.read(sid)
+            metas[sid] = store.meta(sid)
+        except DataError as e:
+            damaged[sid] = e
+    core = [pd.Timestamp(m["last"]) for s, m in metas.items() if catalog.CATALOG[s].core]
+    every = [pd.Timestamp(m["last"]) for m in metas.values()]
+    asof = min(core or every) if every else None
+    rows = []
+    for sid in sorted(metas.keys() | damaged.keys()):
+        spec = catalog.CATALOG[sid]
+        if sid in damaged:
+            rows.append({"series": sid, "units": spec.units, "frequency": spec.frequency, "damaged": damaged[sid].what,
+                         "repair": damaged[sid].fix})  # fmt: skip
+            continue
+        m = metas[sid]
+        lag = int((asof - pd.Timestamp(m["last"])).days)
+        rows.append(
+            {
+                "series": sid,
+                "source": m["source"].split(":")[0],
+                "units": spec.units,
+                "frequency": spec.frequency,
+                "first": m["first"],
+                "last": m["last"],
+                "rows": m["rows"],
+                "fetched_at": m["fetched_at"],
+                "days_behind": lag,
+                "staleness_limit_days": spec.staleness_days,
+                "stale": lag > spec.staleness_days,
+                "damaged": None,
+            }
+        )
+    return (str(asof.date()) if asof is not None else None), rows
