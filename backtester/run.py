@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import __version__
-from .constants import GOLDS
+from .constants import DEFAULT_REBALANCE, GOLDS
 from .errors import DataError, UsageError
 from .strategy import Strategy, parse_params
 
@@ -52,7 +52,7 @@ class RunSpec:
     fees_bp: float | None = None  # None: per-asset defaults (engine.FEES_BP)
     slippage_bp: float | None = None
     exec_lag: int = 1
-    rebalance: str = "change"
+    rebalance: str = DEFAULT_REBALANCE
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
@@ -153,6 +153,9 @@ class Run:
     unknown_share: float
     data: dict
     path: Path | None = None
+    prices: pd.DataFrame | None = None  # the engine's price frame (controls re-run on it)
+    target_weights: pd.DataFrame | None = None  # the strategy's target weights on every decision date
+    analysis: dict | None = None  # attribution and controls (research.controls.analyse, called by api.save)
 
     @property
     def returns(self) -> pd.Series:
@@ -260,6 +263,7 @@ def resolve(
     signals: pd.DataFrame | None = None,
     assets: list[str] | None = None,
     window: bool = True,
+    progress=None,
 ) -> ResolvedRun:
     """Resolve ``spec`` on ``store``: checks, the strategy (``strategy`` overrides the registry lookup), its
     parameters, the benchmark, the assets, the window, the prices, the signal frame and the execution options.
@@ -267,11 +271,14 @@ def resolve(
     ``assets``: hold these instead of the strategy's own (the sweep passes the union over its grid).
     ``window=False``: no prices and no window (``hedge now`` decides on the store's last date).
     ``signals``: a precomputed ``signals.compute(store)`` frame (else it is computed).
+    ``progress``: a :class:`backtester.progress.Progress` that sees the stages.
     """
     from . import signals as sig
     from . import strategy as st
     from .data import market
+    from .progress import ensure
 
+    progress = ensure(progress)
     options = spec.check()
     strat = strategy if strategy is not None else st.get(spec.strategy, spec.strategies_dir)
     params = strat.resolve(spec.params)
@@ -293,11 +300,13 @@ def resolve(
                 f"import its prices (`hedge data import` / `hedge data pull --series {a}`) or hold another asset",
             )
     if signals is None:
+        progress.stage("computing signals")
         signals = sig.compute(store)
     start = end = prices = None
     notes: list[str] = []
     if window:
         start, end, notes = run_window(store, spec.start, spec.end, universe or ["GLD"])
+        progress.stage("loading prices")
         prices, pnotes = market.load_prices(store, universe, start, end)
         if not spec.end:  # the default end is the store's last common date, not something the user asked for
             pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
@@ -328,19 +337,28 @@ def check_core_inputs(store, strat: Strategy, s: pd.DataFrame) -> None:
         )
 
 
-def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None) -> Run:
-    """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions."""
-    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals))
+def run_backtest(
+    store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None, progress=None
+) -> Run:
+    """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions; ``progress`` (a
+    :class:`backtester.progress.Progress`) sees the stages."""
+    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals, progress=progress), progress)
 
 
-def run_resolved(store, rr: ResolvedRun) -> Run:
+def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
     """The engine on a resolved run: strategy and benchmark, metrics, notes and the run id."""
     from . import engine, metrics
+    from ._numba import COMPILING, kernels_cached
+    from .progress import ensure
+
+    progress = ensure(progress)
+    progress.stage("simulating" if kernels_cached("portfolio", "base") else COMPILING)
 
     s = rr.signals
     notes = list(rr.notes)
-    res = engine.backtest(rr.weights(), rr.prices, rr.options, fallback=rr.strategy.fallback)
-    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options)
+    w = rr.weights()
+    res = engine.backtest(w, rr.prices, rr.options, fallback=rr.strategy.fallback)
+    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options.for_mix())  # a fixed mix is held
     strat = rr.strategy
     unknown = strat.unknown_share(s)
     by_input = {c: float(s[c].isna().mean()) for c in strat.uses if c in s.columns and s[c].isna().any()}
@@ -357,14 +375,19 @@ def run_resolved(store, rr: ResolvedRun) -> Run:
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
     rid = run_id_for(rr.spec, rr.params, data["hash"])
-    return Run(rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data)
+    progress.done()
+    return Run(
+        rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data,
+        prices=rr.prices, target_weights=w,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- saving
 _REPORTS_FIX = "pass a writable reports_dir, fix its permissions or free some disk space"
 
 
-def _write_run_files(run: Run, tmp: Path, command: str | None, extra: dict | None) -> None:
+def _write_run_files(run: Run, tmp: Path, manifest: dict, progress) -> None:
+    from .bootstrap import significance_of_returns
     from .signals import signal_columns
 
     r, b = run.result, run.bench
@@ -381,12 +404,32 @@ def _write_run_files(run: Run, tmp: Path, command: str | None, extra: dict | Non
     r.trades.to_csv(tmp / "trades.csv", index=False, float_format="%.10g")
     sc = [c for c in signal_columns(run.signals)]
     run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
-    from .bootstrap import significance_of_returns
-
+    progress.stage("bootstrapping the Sharpe difference")
     try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
         significance = significance_of_returns(rets)
     except UsageError:  # too few days of returns
         significance = None
+    manifest = {**manifest, "significance": significance}
+    (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
+
+
+def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None) -> Path:
+    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
+
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
+    ``run.analysis`` (``attribution`` and ``controls``, set by ``api.save`` from ``research.controls``) goes
+    into run.json too, and the ``selection_window`` (:func:`selection_window`).
+    Never writes outside ``reports_dir``: the run id is checked (``paths.check_run_id``), a run folder that
+    is a symlink is refused, the folder is built in a temp folder and swapped in under the reports lock
+    (two saves of the same run give one complete folder), and a killed save's temp folder is removed."""
+    from . import fsutil
+    from .paths import check_run_id, reports_lock
+    from .progress import ensure
+
+    progress = ensure(progress)
+    progress.stage("saving the run")
+    reports_dir = Path(reports_dir)
+    final = reports_dir / check_run_id(run.run_id)
     manifest = {
         "run_id": run.run_id,
         "tool": "liquidity-hedge",
@@ -396,31 +439,23 @@ def _write_run_files(run: Run, tmp: Path, command: str | None, extra: dict | Non
         "strategy_source": run.strategy.source,
         "summary": run.summary(),
         "data": run.data,
-        "significance": significance,
+        **(run.analysis or {}),
         **(extra or {}),
     }
-    (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
-
-
-def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
-    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
-
-    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
-    Never writes outside ``reports_dir``: the run id is checked (``paths.check_run_id``), a run folder that
-    is a symlink is refused, the folder is built in a temp folder and swapped in under the reports lock
-    (two saves of the same run give one complete folder), and a killed save's temp folder is removed."""
-    from . import fsutil
-    from .paths import check_run_id, reports_lock
-
-    reports_dir = Path(reports_dir)
-    final = reports_dir / check_run_id(run.run_id)
-    with reports_lock(reports_dir):
-        fsutil.clean_stale(reports_dir)
+    manifest["selection_window"] = selection_window(manifest)
+    with reports_lock(reports_dir):  # saves of the same run id are serialised: one complete folder
+        fsutil.clean_stale(reports_dir)  # a killed save's temp folder
         if final.is_symlink() or (final.exists() and not final.is_dir()):
             raise DataError(
                 f"{final} is a symbolic link or a file, not a run folder",
                 f"remove it (rm {final}) and run again; hedge never writes through links",
             )
+        if _same_run(final / "run.json", manifest):
+            # the same run again (same spec, data and version): leave the saved run and its pages as they are,
+            # so a tearsheet never disagrees with run.json (only the command line would differ)
+            run.path = final
+            progress.done()
+            return final
         try:
             tmp = fsutil.mkdtemp(reports_dir, run.run_id)
         except OSError as e:
@@ -428,13 +463,9 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
                 e, f"cannot write to the reports folder {reports_dir}", _REPORTS_FIX, param="reports_dir"
             ) from None
         try:
-            _write_run_files(run, tmp, command, extra)
+            _write_run_files(run, tmp, manifest, progress)
             os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
-            if final.is_dir():
-                for p in os.scandir(final):  # a saved run keeps its rendered reports (files only, no links)
-                    if (p.name.endswith(".html") or p.name == "assets") and not p.is_symlink():
-                        os.replace(p.path, tmp / p.name)
-            old = fsutil.swap_in(tmp, final)
+            old = fsutil.swap_in(tmp, final)  # a changed run: its old pages describe something else, they go
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError as e:
@@ -446,7 +477,45 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     run.path = final
+    progress.done()
     return final
+
+
+def selection_window(manifest: dict) -> dict:
+    """Which period the run's parameters were chosen on (run.json ``selection_window``): ``kind`` ``fixed``
+    (parameters given, not chosen on the data: no window), ``sweep`` (the best of a sweep: chosen on the
+    sweep's whole window) or ``walkforward`` (each test window's parameters chosen on its training window:
+    the whole book is out of sample), and ``windows`` (``start``/``end``; walk-forward adds the test window)."""
+    if manifest.get("selection_window"):
+        return manifest["selection_window"]
+    if manifest.get("sweep"):
+        p = manifest["sweep"].get("period") or {}
+        return {"kind": "sweep", "windows": [{"start": p.get("start"), "end": p.get("end")}]}
+    if manifest.get("walkforward"):
+        rows = manifest["walkforward"].get("windows") or []
+        return {
+            "kind": "walkforward",
+            "windows": [
+                {"start": r.get("train_start"), "end": r.get("train_end"), "test_start": r.get("test_start"),
+                 "test_end": r.get("test_end")}
+                for r in rows
+            ],
+        }  # fmt: skip
+    return {"kind": "fixed", "windows": []}
+
+
+def _same_run(saved: Path, manifest: dict) -> bool:
+    """Whether ``saved`` (an existing run.json) records the run of ``manifest`` (apart from the command line
+    and the significance, which follows from the returns); False when there is none or it is damaged."""
+    try:
+        old = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return False
+    new = json.loads(json.dumps(_plain(manifest), sort_keys=True))
+    for k in ("command", "significance"):
+        old.pop(k, None)
+        new.pop(k, None)
+    return old == new
 
 
 def _plain(obj):

@@ -130,17 +130,12 @@ def signals_cmd(
 
 
 def _table(title: str, rows: list[list[str]], notes: list[str]) -> None:
-    from rich.table import Table
+    from . import common
 
-    t = Table(title=common.text(title))
-    for name in ("signal", "value", "threshold", "state", "observed", "available"):
-        t.add_column(name, no_wrap=name != "state")
-    for r in rows:
-        t.add_row(*[common.text(v) for v in r])
-    console = common.console()  # piped: 120 columns; no markup in user text
-    console.print(t)
+    common.table(title, ["signal", "value", "threshold", "state", "observed", "available"], rows)
+    console = common.console()
     for n in notes:
-        console.print(n, highlight=False, soft_wrap=True)
+        console.print(n, highlight=False, markup=False)
 
 
 def _register():

@@ -311,7 +311,7 @@ def status_rows(store) -> tuple[str, list[dict]]:
                          "repair": damaged[sid].fix})  # fmt: skip
             continue
         m = metas[sid]
-        lag = int((asof - pd.Timestamp(m["last"])).days)
+        lag = max(0, int((asof - pd.Timestamp(m["last"])).days))  # a series past the as-of date is not behind
         rows.append(
             {
                 "series": sid,
