@@ -844,12 +844,14 @@ def test_concurrent_saves_of_the_same_run_give_one_complete_folder(hostile_run, 
         t.join()
     assert errors == []
     folder = reports / run.run_id
+    want_csv = {n: (hostile_run["dir"] / n).read_bytes() for n in FILES if n != "run.json"}
 
-    def files():  # run.json records the command line: compare it without that
-        got = {n: (folder / n).read_bytes() for n in FILES if n != "run.json"}
-        return got, {k: v for k, v in json.loads((folder / "run.json").read_text()).items() if k != "command"}
+    def check(want_json: dict | None = None):  # complete, and the data files the same as the CLI's save
+        assert {n: (folder / n).read_bytes() for n in FILES if n != "run.json"} == want_csv
+        got = {k: v for k, v in json.loads((folder / "run.json").read_text()).items() if k != "command"}
+        assert got["run_id"] == run.run_id and (want_json is None or got == want_json)
 
-    want = files()
+    check()
     procs = [
         subprocess.Popen(
             [*hedge_cmd(), *hostile_run["args"], "--reports-dir", str(reports)],
@@ -863,7 +865,8 @@ def test_concurrent_saves_of_the_same_run_give_one_complete_folder(hostile_run, 
     for p in procs:
         p.stderr.close()
     assert [c for c, _ in results] == [0, 0], results
-    assert files() == want
+    saved = json.loads((hostile_run["dir"] / "run.json").read_text())
+    check({k: v for k, v in saved.items() if k != "command"})
     assert sorted(p.name for p in reports.iterdir()) == [".lock", run.run_id]
 
 

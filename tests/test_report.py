@@ -355,5 +355,5 @@ def test_rerun_without_report_keeps_run_and_tearsheet_consistent(made):
     after = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
     assert after == before  # the same run: neither run.json nor the tearsheet rewritten (they still agree)
     index = (made["dir"] / "index.html").read_text()
-    row = next(r for r in index.split("<tr>") if f'href="{rid}/tearsheet.html"' in r)
+    row = next(r for r in index.split("<tr>") if f'href="./{rid}/tearsheet.html"' in r)
     assert "floor=0.1" in row  # the parameters, shown (not only in a tooltip)
