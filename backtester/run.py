@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import DataError, UsageError
-from .strategy import Strategy, parse_params
+from .strategy import Strategy
 
 GOLDS = ("GLD", "LBMA_GOLD")
 REBALANCE = ("change", "monthly", "weekly", "band")
@@ -45,6 +45,7 @@ class RunSpec:
     gold: str = "GLD"
     benchmark: str = "SPY"  # an asset, or weights "spy=0.6,tlt=0.4"
     strategies_dir: str | None = None
+    costs: dict = field(default_factory=dict)  # per-asset overrides: id -> [fee_bp, slippage_bp] (--cost)
 
 
 @dataclass
@@ -79,19 +80,31 @@ class Run:
 
 
 def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, str]:
-    """``SPY`` -> buy-hold SPY; ``spy=0.6,tlt=0.4`` -> static-mix with those weights."""
+    """``SPY`` -> buy-hold SPY; ``spy=0.6,gdx=0.4`` -> static-mix of those weights (any holdable assets,
+    the user's own prices included; the run checks them against the store)."""
     from . import strategy as st
+    from .data.market import resolve_asset
 
     text = (text or "").strip()
     if not text:
         raise UsageError("empty --benchmark", "give an asset such as SPY, or weights such as spy=0.6,tlt=0.4")
     if "=" in text:
+        pairs = []
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            if part.count("=") != 1:
+                raise UsageError(f"--benchmark part {part.strip()!r} is not asset=weight", "e.g. spy=0.6,gdx=0.4")
+            a, w = (x.strip() for x in part.split("="))
+            pairs.append((a, w))
         s = st.get("static-mix")
-        params = s.resolve(parse_params([text]))
-        label = ",".join(f"{k}={v:g}" for k, v in params.items() if v > 0)
+        params = s.resolve({"mix": ",".join(f"{resolve_asset(a)}:{w}" for a, w in pairs)})
+        s.assets(params)  # weights checked here: numbers in [0, 1] summing to at most 1
+        label = ",".join(f"{a.lower()}={float(w):g}" for a, w in pairs if float(w) > 0)
         return s, params, label
     s = st.get("buy-hold")
-    return s, s.resolve({"asset": text.upper() if text.upper() != "BTC" else "BTC-USD"}), text.upper()
+    asset = resolve_asset(text)
+    return s, s.resolve({"asset": asset}), asset
 
 
 def _check_spec(spec: RunSpec) -> None:
@@ -157,7 +170,7 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     assets = [a if a != "GLD" else spec.gold for a in (strat.assets(params) if strat.assets else ())]
     bassets = list(bstrat.assets(bparams))
     universe = list(dict.fromkeys(assets + bassets))
-    market.check_holdable(universe)
+    market.check_holdable(universe, store)
     start, end, notes = _window(store, spec, universe or ["GLD"])
     prices, pnotes = market.load_prices(store, universe, start, end)
     if not spec.end:  # the default end is the store's last common date, not something the user asked for
@@ -169,9 +182,15 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     s = signals.reindex(dates)
     w = _gold_swap(strat.weights(s, params), spec.gold)
     bw = bstrat.weights(s, bparams)
+    from .costs import resolve as resolve_costs
+
+    fees, slips, cost_note = resolve_costs(
+        store, universe, spec.fees_bp, spec.slippage_bp, {a: tuple(v) for a, v in spec.costs.items()}
+    )
+    notes.append(cost_note)
     kw = dict(
-        fees_bp=spec.fees_bp,
-        slippage_bp=spec.slippage_bp,
+        fees_bp=fees,
+        slippage_bp=slips,
         exec_lag=spec.exec_lag,
         rebalance=spec.rebalance,
         band=spec.band,

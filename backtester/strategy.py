@@ -99,16 +99,24 @@ class Strategy:
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
-    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError."""
+    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError.
+
+    A weights value keeps its commas: ``hedge=IBIT:0.3,GLD:0.5`` is one parameter (a part without '='
+    but with ':' continues the previous value)."""
     out: dict[str, str] = {}
     for item in items or []:
+        last = None
         for part in item.split(","):
             if not part.strip():
+                continue
+            if "=" not in part and ":" in part and last is not None:
+                out[last] += "," + part.strip()
                 continue
             if "=" not in part:
                 raise UsageError(f"parameter {part!r} is not name=value", "write --param name=value")
             k, v = part.split("=", 1)
-            out[k.strip().lower()] = v.strip()
+            last = k.strip().lower()
+            out[last] = v.strip()
     return out
 
 

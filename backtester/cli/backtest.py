@@ -31,7 +31,13 @@ RebalanceOpt = Annotated[str, typer.Option("--rebalance", help="change | monthly
 BandOpt = Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")]
 VolTargetOpt = Annotated[float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")]
 GoldOpt = Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")]
-BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")]
+BenchmarkOpt = Annotated[
+    str, typer.Option("--benchmark", help="An asset (SPY) or weights of any assets (spy=0.6,gdx=0.4).")
+]
+CostOpt = Annotated[
+    list[str] | None,
+    typer.Option("--cost", help="Per-asset costs ASSET=FEE+SLIPPAGE bp, e.g. IBIT=5+5 (repeatable)."),
+]
 
 
 @app.command("strategies")
@@ -109,7 +115,9 @@ def spec_from_options(
     gold,
     benchmark,
     strategies_dir,
+    cost=None,
 ):
+    from ..costs import parse_overrides
     from ..run import RunSpec
     from ..strategy import parse_params
 
@@ -129,6 +137,7 @@ def spec_from_options(
         gold=gold,
         benchmark=benchmark,
         strategies_dir=strategies_dir,
+        costs={a: list(v) for a, v in parse_overrides(cost).items()},
     )
 
 
@@ -146,6 +155,7 @@ def backtest_cmd(
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",
     benchmark: BenchmarkOpt = "SPY",
+    cost: CostOpt = None,
     export_weights: Annotated[str | None, typer.Option("--export-weights", help="Write held weights to CSV.")] = None,
     report: Annotated[bool, typer.Option("--report", help="Also write the HTML tearsheet.")] = False,
     title: Annotated[str | None, typer.Option("--title", help="Tearsheet title.")] = None,
@@ -172,6 +182,7 @@ def backtest_cmd(
         gold,
         benchmark,
         strategies_dir,
+        cost,
     )
     if export_weights is not None and not export_weights.endswith(".csv"):
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")

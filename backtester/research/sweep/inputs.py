@@ -157,7 +157,7 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     bstrat, bparams, blabel = runmod.benchmark_strategy(spec.benchmark)
     assets = _universe(strat, combos, spec.gold)
     universe = list(dict.fromkeys(assets + list(bstrat.assets(bparams))))
-    market.check_holdable(universe)
+    market.check_holdable(universe, store)
     start, end, notes = runmod._window(store, spec, universe or ["GLD"])
     prices, pnotes = market.load_prices(store, universe, start, end)
     if not spec.end:
