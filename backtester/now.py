@@ -20,7 +20,9 @@ from .data.pit import as_known_on
 from .errors import UsageError
 
 
-def read_holdings(path: str | None) -> dict[str, float]:
+def read_holdings(path: str | None, store=None) -> dict[str, float]:
+    from .data.market import holdable_assets
+
     if not path:
         return {}
     p = Path(path)
@@ -37,10 +39,9 @@ def read_holdings(path: str | None) -> dict[str, float]:
         if len(r) != 2:
             raise UsageError(f"holdings file {p} line {i} needs 2 fields", "write asset,value")
         a, v = r[0].strip(), r[1].strip()
-        if a not in catalog.HOLDABLE:
-            raise UsageError(
-                f"holdings file {p} line {i}: {a!r} is not holdable", f"use: {', '.join(catalog.HOLDABLE)}"
-            )
+        ok = catalog.HOLDABLE if store is None else (*holdable_assets(store), "CASH")
+        if a not in ok:
+            raise UsageError(f"holdings file {p} line {i}: {a!r} is not holdable", f"use: {', '.join(ok)}")
         try:
             x = float(v)
         except ValueError:
@@ -65,8 +66,11 @@ def target_now(store, strategy: str, params: dict, *, value=None, holdings=None,
     s = frame.loc[:asof]
     w = _gold_swap(strat.weights(s, p), gold).iloc[-1]
     weights = {a: float(x) for a, x in w.items() if x > 1e-12}
+    from .data.market import check_holdable
+
+    check_holdable([a for a in (strat.assets(p) if strat.assets else weights)], store)
     weights["CASH"] = max(0.0, 1.0 - sum(weights.values()))
-    held = read_holdings(holdings)
+    held = read_holdings(holdings, store)
     total = value if value is not None else (sum(held.values()) or 100_000.0)
     if total <= 0:
         raise UsageError(f"--value {total:g} is not positive", "give the portfolio value in USD")
@@ -103,6 +107,6 @@ def target_now(store, strategy: str, params: dict, *, value=None, holdings=None,
 
 
 def _price(store, asset: str, asof) -> tuple[float, pd.Timestamp]:
-    spec = catalog.get(asset)
+    spec = store.spec(asset)
     row = as_known_on(store.read(asset), [asof], spec.staleness_days, column="close").iloc[0]
     return float(row["value"]), row["observation_date"]

@@ -285,3 +285,77 @@ def test_new_builtin_prices_are_holdable(snapshot_store):
     px, notes = load_prices(snapshot_store, ["BIL", "SGOV"], "2024-01-02", None)
     assert str(px.index[-1].date()) == "2025-12-08" and "BIL ends there" in notes[0]
     assert np.isfinite(px.loc["2025-12-08", "SGOV"])
+
+
+# ---------------------------------------------------------------- instruments as parameters, costs by class
+
+
+def test_seed_thesis_hedge_param_eth_gold(snapshot_store):
+    from backtester.run import RunSpec, run_backtest
+
+    run = run_backtest(snapshot_store, RunSpec("seed-thesis", params={"hedge": "ETH-USD:0.3,GLD:0.5"}))
+    w = run.result.target
+    on = w["ETH-USD"] > 0
+    assert on.any() and (~on).any()
+    assert np.allclose(w.loc[on, "ETH-USD"], 0.3) and np.allclose(w.loc[on, "GLD"], 0.5)
+    assert "BTC-USD" not in w.columns
+    assert str(run.result.returns.index[0].date()) >= "2017-11-09"  # ETH-USD's first price
+    assert any("ETH-USD 10+10 (crypto)" in n for n in run.notes)
+    # the same rule with the default instruments holds GLD 0.5 + BTC 0.3 on exactly the same decisions
+    base = run_backtest(snapshot_store, RunSpec("seed-thesis", start=str(w.index[0].date())))
+    b_on = base.result.target["BTC-USD"].reindex(w.index) > 0
+    assert (b_on == on).all()
+
+
+def test_cli_seed_thesis_hedge_and_neutral_mix(snapshot_store):
+    code, out, err = run_cli(
+        "backtest", "seed-thesis", "--param", "hedge=ETH-USD:0.3,GLD:0.5", "--param", "neutral_mix=SPY:0.5,TLT:0.5",
+        "--data-dir", str(snapshot_store.root), "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["params"]["hedge"] == "ETH-USD:0.3,GLD:0.5"
+    assert set(doc["strategy"]["time_in_market"]) == {"ETH-USD", "GLD", "SPY", "TLT"}
+    code, _, err = run_cli(
+        "backtest", "seed-thesis", "--param", "hedge=ETH-USD:0.7,GLD:0.5", "--data-dir", str(snapshot_store.root)
+    )
+    assert code == 2 and "weights sum to 1.2" in err
+
+
+def test_cost_overrides_in_notes_and_manifest(snapshot_store):
+    from backtester.run import RunSpec, run_backtest
+
+    spec = RunSpec("buy-hold", params={"asset": "SLV"}, start="2020-01-02", end="2020-12-31")
+    default = run_backtest(snapshot_store, spec)
+    dear = run_backtest(snapshot_store, RunSpec(**{**spec.__dict__, "costs": {"SLV": [50.0, 50.0]}}))
+    assert any("SLV 1+2 (equity)" in n for n in default.notes)
+    assert any("SLV 50+50 (--cost)" in n for n in dear.notes)
+    # one buy at the first fill: 100 bp instead of 3 bp of the traded value
+    assert dear.metrics["costs"] == pytest.approx(0.01, rel=0.02) and default.metrics["costs"] < 0.0004
+    assert dear.run_id != default.run_id
+
+
+def test_cli_cost_flag_and_bad_cost(snapshot_store, tmp_path):
+    root = str(snapshot_store.root)
+    code, out, err = run_cli(
+        "backtest", "buy-hold", "--param", "asset=eth-usd", "--cost", "ETH-USD=5+5", "--start", "2024-01-02",
+        "--data-dir", root, "--reports-dir", str(tmp_path), "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert any("ETH-USD 5+5 (--cost)" in n for n in doc["notes"])
+    manifest = json.loads((Path(doc["run_dir"]) / "run.json").read_text())
+    assert manifest["spec"]["costs"] == {"ETH-USD": [5.0, 5.0]}
+    for bad, needle in (("IBIT=5", "not ASSET=FEE+SLIPPAGE"), ("GLD=5+5", "does not hold"), ("SPY=x+1", "numbers")):
+        code, _, err = run_cli(
+            "backtest", "buy-hold", "--cost", bad, "--data-dir", root, "--reports-dir", str(tmp_path)
+        )
+        assert code == 2 and needle in err, (bad, err)
+
+
+def test_now_with_a_user_price_in_the_hedge(store_dir, my_csv):
+    hedge_json(store_dir, "data", "add", str(my_csv), "--id", "GDXJ", "--kind", "price")
+    out = hedge_json(store_dir, "now", "seed-thesis", "--param", "hedge=GDXJ:0.4,GLD:0.4", "--value", "100000")
+    got = {o["asset"]: o for o in out["orders"]}
+    assert "GDXJ" in got and got["GDXJ"]["target_weight"] in (0.0, 0.4)
+    assert got["GDXJ"]["price"] > 0

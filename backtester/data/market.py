@@ -39,7 +39,7 @@ def check_holdable(assets, store=None, *, user_ok: bool = False) -> list[str]:
     With ``store``, the user's declared price series in it are holdable too (``hedge data add``);
     ``user_ok`` accepts any id outside the catalog as a user price (the engine, whose prices come from
     ``load_prices``, which checked them against the store)."""
-    user = set(store.user_specs()) if store is not None and store.exists() else set()
+    user = set(_user_prices(store))
     out: list[str] = []
     for a in assets:
         a = str(a)
@@ -49,7 +49,7 @@ def check_holdable(assets, store=None, *, user_ok: bool = False) -> list[str]:
                 f"{a} is not holdable ({spec.note or spec.title})",
                 f"hold one of: {', '.join(catalog.HOLDABLE)}",
             )
-        if a in user and not store.spec(a).holdable:
+        if store is not None and hasattr(store, "user_specs") and a in store.user_specs() and a not in user:
             raise UsageError(f"{a} is a user series, not a price: not holdable", "declare prices with --kind price")
         if a not in catalog.HOLDABLE and a not in user and not (user_ok and a not in catalog.CATALOG):
             from .declared import unknown_asset
@@ -66,8 +66,14 @@ def holdable_assets(store) -> list[str]:
 
     The one list that price features, strategy validation and benchmarks use."""
     have = set(store.ids())
-    user = [sid for sid, spec in store.user_specs().items() if spec.holdable] if have else []
-    return [a for a in catalog.HOLDABLE if a != CASH and a in have] + user
+    return [a for a in catalog.HOLDABLE if a != CASH and a in have] + _user_prices(store)
+
+
+def _user_prices(store) -> list[str]:
+    """The user's declared price series in ``store`` (any object with ``ids``/``read`` has none)."""
+    if store is None or not hasattr(store, "user_specs"):
+        return []
+    return [sid for sid, spec in store.user_specs().items() if spec.holdable]
 
 
 def resolve_asset(name: str) -> str:

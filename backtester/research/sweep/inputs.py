@@ -174,12 +174,18 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
         factors = _align(factors, [c for c in prices.columns if c != CASH], spec.gold)
     bf = for_strategy(bstrat, s, [bparams])
     fb = strat.fallback
+    from ...costs import resolve as resolve_costs
+
+    fees, slips, _ = resolve_costs(
+        store, [c for c in prices.columns if c != CASH], spec.fees_bp, spec.slippage_bp,
+        {a: tuple(v) for a, v in spec.costs.items()},
+    )  # fmt: skip
     inp = from_prices(
         prices,
         bf if factors is None else factors,
         combos,
-        fees_bp=spec.fees_bp,
-        slippage_bp=spec.slippage_bp,
+        fees_bp=fees,
+        slippage_bp=slips,
         exec_lag=spec.exec_lag,
         rebalance=spec.rebalance,
         band=band,
