@@ -31,9 +31,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from .constants import PERIODS
 from .errors import UsageError
 
-PERIODS = 252
 MIN_DAYS = 20
 _CELLS_PER_CHUNK = 2_000_000
 

@@ -67,9 +67,13 @@ def resolve(
         cls = asset_class(store, a)
         f, s = COST_CLASSES.get(cls, COST_CLASSES["other"])
         why = cls
-        if fees_bp is not None:
+        if isinstance(fees_bp, dict) and a in fees_bp:  # a library caller's per-asset dict
+            f, why = float(fees_bp[a]), "fees_bp"
+        elif fees_bp is not None and not isinstance(fees_bp, dict):
             f, why = float(fees_bp), "--fees-bp"
-        if slippage_bp is not None:
+        if isinstance(slippage_bp, dict) and a in slippage_bp:
+            s, why = float(slippage_bp[a]), "slippage_bp"
+        elif slippage_bp is not None and not isinstance(slippage_bp, dict):
             s, why = float(slippage_bp), ("--fees-bp/--slippage-bp" if fees_bp is not None else "--slippage-bp")
         if a in overrides:
             (f, s), why = overrides[a], "--cost"

@@ -82,12 +82,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .constants import CASH, PERIODS, REBALANCE, VOL_WINDOW
 from .data import catalog
-from .data.market import CASH, check_holdable
+from .data.market import check_holdable
 from .errors import DataError, UsageError
 
 # (fee, slippage) bp per side by asset class; a built-in's class is in the catalog, a user price's follows
-# its calendar (nyse: equity, crypto: crypto); an id the engine cannot classify pays "other"
+# its calendar (nyse: equity, crypto: crypto; see backtester.costs); an id the engine cannot classify: other
 COST_CLASSES: dict[str, tuple[float, float]] = {"equity": (1.0, 2.0), "crypto": (10.0, 10.0), "other": (5.0, 5.0)}
 FEES_BP: dict[str, float] = {
     **{a: COST_CLASSES[s.asset_class][0] for a, s in catalog.CATALOG.items() if s.holdable},
@@ -97,9 +98,8 @@ SLIPPAGE_BP: dict[str, float] = {
     **{a: COST_CLASSES[s.asset_class][1] for a, s in catalog.CATALOG.items() if s.holdable},
     CASH: 0.0,
 }
-REBALANCE = ("change", "monthly", "weekly", "band")
-PERIODS = 252
-VOL_WINDOW = 60
+__all__ = ["ExecOptions", "BacktestResult", "Plan", "backtest", "plan", "costs_bp", "resolve_costs",
+           "FEES_BP", "SLIPPAGE_BP", "REBALANCE", "PERIODS", "VOL_WINDOW", "CASH"]  # fmt: skip
 SUM_TOL = 1e-9
 NEG_TOL = 1e-12
 CHANGE_TOL = 1e-12
@@ -154,7 +154,10 @@ class BacktestResult:
 # ---------------------------------------------------------------- checks
 
 
-def _bp_map(value, defaults: dict[str, float], assets: list[str], what: str) -> np.ndarray:
+def costs_bp(value, defaults: dict[str, float], assets: list[str], what: str) -> np.ndarray:
+    """Per-asset basis points for ``assets`` (in that order): ``defaults``, overridden by ``value`` -- a single
+    number for every non-CASH asset, or a dict naming assets. UsageError (naming ``what``) when a value is
+    not a number in [0, 10000)."""
     chosen = dict(defaults)
     if value is None:
         pass
@@ -171,29 +174,118 @@ def _bp_map(value, defaults: dict[str, float], assets: list[str], what: str) -> 
     out = []
     for a in assets:
         try:
-            v = float(chosen.get(a, COST_CLASSES["other"][0 if what == "fees" else 1]))
+            v = float(chosen.get(a, COST_CLASSES["other"][0 if what.startswith("fees") else 1]))
         except (TypeError, ValueError):
-            raise UsageError(f"{what} for {a} must be a number of basis points, got {chosen.get(a)!r}") from None
+            raise UsageError(
+                f"{what} for {a} must be a number of basis points, got {chosen.get(a)!r}", param=what
+            ) from None
         if not math.isfinite(v) or v < 0:
-            raise UsageError(f"{what} for {a} is {v} bp", f"{what} must be 0 or more basis points")
+            raise UsageError(f"{what} for {a} is {v} bp", "give 0 or more basis points", param=what)
         if v >= 10_000:
-            raise UsageError(f"{what} for {a} is {v} bp (100% or more)", "give basis points: 1 bp = 0.01%")
+            raise UsageError(f"{what} for {a} is {v} bp (100% or more)", "give basis points: 1 bp = 0.01%", param=what)
         out.append(v)
     return np.array(out, dtype=float)  # basis points
 
 
+@dataclass(frozen=True)
+class ExecOptions:
+    """How target weights become trades: costs, execution lag, rebalancing rule, drift band, vol target.
+
+    One validated value passed to :func:`plan` / :func:`backtest` and to the sweep kernel's inputs
+    (``research.sweep.inputs.from_prices``); the module doc gives the exact semantics. Construction checks
+    every field (UsageError naming the parameter, e.g. ``exec_lag``):
+
+    * ``fees_bp`` / ``slippage_bp``: None = per-asset defaults (:data:`FEES_BP`, :data:`SLIPPAGE_BP`); a number
+      = that many bp for every non-CASH asset; a dict = overrides for the assets it names. In [0, 10000).
+    * ``exec_lag``: an int >= 1: a decision at a close fills that many sessions later.
+    * ``rebalance``: one of :data:`backtester.constants.REBALANCE`; ``band``: in (0, 1], used by ``band``.
+    * ``vol_target``: None, or an annualised volatility > 0 for the risky sleeve.
+    """
+
+    fees_bp: float | dict | None = None
+    slippage_bp: float | dict | None = None
+    exec_lag: int = 1
+    rebalance: str = "change"
+    band: float = 0.05
+    vol_target: float | None = None
+
+    def __post_init__(self):
+        lag = self.exec_lag
+        if isinstance(lag, bool) or not isinstance(lag, int | np.integer):
+            raise UsageError(f"exec_lag {lag!r} is not a whole number", "give 1 or more sessions", param="exec_lag")
+        if lag < 1:
+            raise UsageError(
+                f"exec_lag {lag} is below 1", "a decision at a close fills at a later close: use 1 or more",
+                param="exec_lag",
+            )  # fmt: skip
+        object.__setattr__(self, "exec_lag", int(lag))
+        if self.rebalance not in REBALANCE:
+            raise UsageError(
+                f"rebalance {self.rebalance!r} is unknown", f"use one of: {', '.join(REBALANCE)}", param="rebalance"
+            )
+        try:
+            band = float(self.band)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"band {self.band!r} is not a number", "e.g. 0.05 for 5 percentage points", param="band"
+            ) from None
+        if self.rebalance == "band" and not (0 < band <= 1):
+            raise UsageError(f"band {band:g} is not in (0, 1]", "e.g. 0.05 for 5 percentage points", param="band")
+        object.__setattr__(self, "band", band)
+        vt = self.vol_target
+        if vt is not None:
+            try:
+                vt = float(vt)
+            except (TypeError, ValueError):
+                raise UsageError(
+                    f"vol_target {vt!r} is not a number", "an annualized volatility, e.g. 0.15", param="vol_target"
+                ) from None
+            if not (math.isfinite(vt) and vt > 0):
+                raise UsageError(
+                    f"vol_target {vt:g} is not above 0", "an annualized volatility, e.g. 0.15", param="vol_target"
+                )
+            object.__setattr__(self, "vol_target", vt)
+        for name in ("fees_bp", "slippage_bp"):
+            v = getattr(self, name)
+            if isinstance(v, dict):
+                v = {str(k): x for k, x in v.items()}
+                costs_bp(v, {}, list(v), name)  # every asset named holdable, every number in range
+                object.__setattr__(self, name, v)
+            elif v is not None:
+                try:
+                    x = float(v)
+                except (TypeError, ValueError):
+                    raise UsageError(
+                        f"{name} {v!r} is not a number", "give basis points: 1 bp = 0.01%", param=name
+                    ) from None
+                if not (math.isfinite(x) and 0 <= x < 10_000):
+                    raise UsageError(f"{name} {x:g} is out of range", "give 0 to 10000 basis points", param=name)
+
+    def costs(self, assets) -> tuple[np.ndarray, np.ndarray]:
+        """(fees, slippage) per asset of ``assets``, in basis points."""
+        assets = list(assets)
+        return (
+            costs_bp(self.fees_bp, FEES_BP, assets, "fees_bp"),
+            costs_bp(self.slippage_bp, SLIPPAGE_BP, assets, "slippage_bp"),
+        )
+
+    @property
+    def band_used(self) -> float | None:
+        """The drift band when the rule is ``band``, else None (for reports)."""
+        return self.band if self.rebalance == "band" else None
+
+
 def resolve_costs(assets, fees_bp=None, slippage_bp=None) -> tuple[dict[str, float], dict[str, float]]:
     """Per-asset (fees_bp, slippage_bp) actually used, for reports."""
-    assets = list(assets)
-    f = _bp_map(fees_bp, FEES_BP, assets, "fees")
-    s = _bp_map(slippage_bp, SLIPPAGE_BP, assets, "slippage")
+    f, s = ExecOptions(fees_bp=fees_bp, slippage_bp=slippage_bp).costs(assets)
     return (
         {a: float(x) for a, x in zip(assets, f, strict=True)},
         {a: float(x) for a, x in zip(assets, s, strict=True)},
     )
 
 
-def _check_prices(prices) -> pd.DataFrame:
+def check_prices(prices) -> pd.DataFrame:
+    """Step 1's checks of ``prices`` (UsageError / DataError); returns them as floats on a clean index."""
     from .data.calendar import nyse_sessions
 
     if not isinstance(prices, pd.DataFrame) or len(prices) == 0:
@@ -336,54 +428,31 @@ def _schedule(R, W, fresh, close, cash, dates, rebalance: str, band: float):
     return trade, deferred, pending
 
 
-def check_exec_lag(exec_lag) -> int:
-    """Step 1's check of the execution lag (UsageError); the sweep kernel makes the same one."""
-    if isinstance(exec_lag, bool) or not isinstance(exec_lag, (int, np.integer)) or exec_lag < 1:
-        raise UsageError(f"exec_lag must be an integer >= 1, got {exec_lag!r}", "a decision fills at a later close")
-    return int(exec_lag)
-
-
-def check_schedule(rebalance: str, band, vol_target) -> tuple[float, float | None]:
-    """Step 1's checks of the rebalance rule, the band and the vol target (UsageError)."""
-    if rebalance not in REBALANCE:
-        raise UsageError(f"unknown rebalance rule {rebalance!r}", f"choose one of: {', '.join(REBALANCE)}")
-    if rebalance == "band":
-        try:
-            band = float(band)
-        except (TypeError, ValueError):
-            raise UsageError(f"band must be a number, got {band!r}", "e.g. 0.05 for 5 percentage points") from None
-        if not (0 < band <= 1):
-            raise UsageError(f"band must be in (0, 1], got {band}", "e.g. 0.05 for 5 percentage points")
-    if vol_target is not None:
-        vol_target = float(vol_target)
-        if not (math.isfinite(vol_target) and vol_target > 0):
-            raise UsageError(f"vol_target must be > 0, got {vol_target}", "an annualized volatility, e.g. 0.15")
-    return band, vol_target
+def check_fallback(fallback: str, assets: list[str]) -> str:
+    """Step 1's check of the fallback: CASH or an asset with a price column (UsageError)."""
+    fallback = str(fallback)
+    check_holdable([fallback])
+    if fallback != CASH and fallback not in assets:
+        raise UsageError(f"fallback {fallback} has no prices", "use CASH or an asset with a price column")
+    return fallback
 
 
 def plan(
     weights: pd.DataFrame,
     prices: pd.DataFrame,
+    options: ExecOptions | None = None,
     *,
-    fees_bp=None,
-    slippage_bp=None,
-    exec_lag: int = 1,
-    rebalance: str = "change",
-    band: float = 0.05,
-    vol_target: float | None = None,
     fallback: str = CASH,
 ) -> Plan:
     """Steps 1-5 of the module doc: validated arrays, traded targets and the rebalance schedule."""
-    exec_lag = check_exec_lag(exec_lag)
-    band, vol_target = check_schedule(rebalance, band, vol_target)
-    px = _check_prices(prices)
+    options = options if options is not None else ExecOptions()
+    if not isinstance(options, ExecOptions):
+        raise TypeError(f"options must be an ExecOptions, not {type(options).__name__}")
+    exec_lag, rebalance, band, vol_target = options.exec_lag, options.rebalance, options.band, options.vol_target
+    px = check_prices(prices)
     assets = [c for c in px.columns if c != CASH]
-    fallback = str(fallback)
-    check_holdable([fallback])
-    if fallback != CASH and fallback not in assets:
-        raise UsageError(f"fallback {fallback} has no prices", "use CASH or an asset with a price column")
-    fees_bp_used = _bp_map(fees_bp, FEES_BP, assets, "fees")
-    slip_bp_used = _bp_map(slippage_bp, SLIPPAGE_BP, assets, "slippage")
+    fallback = check_fallback(fallback, assets)
+    fees_bp_used, slip_bp_used = options.costs(assets)
     fees = fees_bp_used / 10_000.0
     slip = slip_bp_used / 10_000.0
 
@@ -534,20 +603,13 @@ def _simulate_vbt(p: Plan) -> dict[str, np.ndarray]:
 def backtest(
     weights: pd.DataFrame,
     prices: pd.DataFrame,
+    options: ExecOptions | None = None,
     *,
-    fees_bp=None,
-    slippage_bp=None,
-    exec_lag: int = 1,
-    rebalance: str = "change",
-    band: float = 0.05,
-    vol_target: float | None = None,
     fallback: str = CASH,
 ) -> BacktestResult:
-    """Backtest target ``weights`` on ``prices`` (see the module doc for the exact semantics)."""
-    p = plan(
-        weights, prices, fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance,
-        band=band, vol_target=vol_target, fallback=fallback,
-    )  # fmt: skip
+    """Backtest target ``weights`` on ``prices`` with ``options`` (default ``ExecOptions()``: per-asset costs,
+    a lag of 1, rebalance on change); see the module doc for the exact semantics."""
+    p = plan(weights, prices, options, fallback=fallback)
     sim = _simulate_vbt(p)
     return _result(p, sim)
 

@@ -2,19 +2,25 @@
 
 UsageError -> exit 2 (bad arguments: unknown name, bad value, a window or asset with no data).
 DataError  -> exit 1 (data or environment broken: bad file, damaged store, network down).
-Messages render as one line: ``error: <what> (<how to fix>)``.
+Messages render as one line: ``error: <what> (<how to fix>)``. A library message names the parameter
+(``exec_lag 0 is below 1``); the CLI maps it to its flag (``--exec-lag 0 is below 1``).
 """
 
 from __future__ import annotations
 
 
 class HedgeError(Exception):
+    """``what`` went wrong and ``fix`` says how to fix it. ``param``: the library parameter (or a tuple of
+    them) the message names, e.g. ``exec_lag``; the CLI rewrites each as its flag (``--exec-lag``): the
+    library never names flags."""
+
     exit_code = 1
 
-    def __init__(self, what: str, fix: str | None = None):
+    def __init__(self, what: str, fix: str | None = None, *, param: str | tuple[str, ...] | None = None):
         super().__init__(what)
         self.what = what
         self.fix = fix
+        self.param = param
 
     def line(self) -> str:
         what = " ".join(str(self.what).split())
@@ -23,7 +29,9 @@ class HedgeError(Exception):
         return f"error: {what}"
 
 
-class UsageError(HedgeError):
+class UsageError(HedgeError, ValueError):
+    """A bad argument (exit 2); also a ``ValueError`` for library callers."""
+
     exit_code = 2
 
 

@@ -31,7 +31,8 @@ import math
 import numpy as np
 import pandas as pd
 
-PERIODS = 252
+from .constants import CASH, PERIODS
+
 HELD_TOL = 1e-9
 NAN = float("nan")
 
@@ -104,7 +105,7 @@ def compute(
     if weights is not None:
         w = weights.reindex(ret.index)
         out["time_in_market"] = {
-            str(a): float((w[a].fillna(0.0) > HELD_TOL).mean()) if len(w) else NAN for a in w.columns if a != "CASH"
+            str(a): float((w[a].fillna(0.0) > HELD_TOL).mean()) if len(w) else NAN for a in w.columns if a != CASH
         }
     else:
         out["time_in_market"] = {}

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .constants import CASH
 from .data import catalog
 from .data.calendar import next_session, session_on_or_before
 from .data.pit import as_known_on
@@ -52,32 +53,29 @@ def read_holdings(path: str | None, store=None) -> dict[str, float]:
     return out
 
 
-def target_now(store, strategy: str, params: dict, *, value=None, holdings=None, gold="GLD", strategies_dir=None):
-    from . import signals as sig
-    from . import strategy as st
-    from .run import GOLDS, _gold_swap
+def target_now(store, strategy, params: dict, *, value=None, holdings=None, gold="GLD", strategies_dir=None):
+    """The target of ``strategy`` (a name or a Strategy) for the decision at the store's last session's close,
+    and the orders from ``holdings`` (a CSV path; none: all cash) to it for a portfolio of ``value`` USD.
+    The run is resolved by :func:`backtester.run.resolve` (``window=False``: no backtest window)."""
+    from .run import RunSpec, resolve
 
-    if gold not in GOLDS:
-        raise UsageError(f"--gold {gold!r} is not GLD or LBMA_GOLD", "use --gold GLD or --gold LBMA_GOLD")
-    strat = st.get(strategy, strategies_dir)
-    p = strat.resolve(params)
+    strat = None if isinstance(strategy, str) else strategy
+    name = strategy if strat is None else strat.name
+    spec = RunSpec(name, dict(params or {}), gold=gold, strategies_dir=strategies_dir)
+    rr = resolve(store, spec, strategy=strat, window=False)
     asof = session_on_or_before(store.last_common_date())
-    frame = sig.compute(store)
-    s = frame.loc[:asof]
-    w = _gold_swap(strat.weights(s, p), gold).iloc[-1]
+    frame = rr.signals
+    w = rr.weights(signals=frame.loc[:asof]).iloc[-1]
     weights = {a: float(x) for a, x in w.items() if x > 1e-12}
-    from .data.market import check_holdable
-
-    check_holdable([a for a in (strat.assets(p) if strat.assets else weights)], store)
-    weights["CASH"] = max(0.0, 1.0 - sum(weights.values()))
+    weights[CASH] = max(0.0, 1.0 - sum(weights.values()))
     held = read_holdings(holdings, store)
     total = value if value is not None else (sum(held.values()) or 100_000.0)
     if total <= 0:
-        raise UsageError(f"--value {total:g} is not positive", "give the portfolio value in USD")
+        raise UsageError(f"value {total:g} is not positive", "give the portfolio value in USD", param="value")
     orders = []
     for a in sorted(set(weights) | set(held)):
         tw = weights.get(a, 0.0)
-        price, pdate = (1.0, asof) if a == "CASH" else _price(store, a, asof)
+        price, pdate = (1.0, asof) if a == CASH else _price(store, a, asof)
         cur = held.get(a, 0.0)
         tgt = tw * total
         orders.append(
@@ -92,11 +90,13 @@ def target_now(store, strategy: str, params: dict, *, value=None, holdings=None,
                 "order_units": (tgt - cur) / price if price and np.isfinite(price) else None,
             }
         )
-    snap = sig.snapshot_row(frame, asof)
-    behind = {k: snap[k] for k in strat.uses if k in snap}
+    from .signals import snapshot_row
+
+    snap = snapshot_row(frame, asof)
+    behind = {k: snap[k] for k in rr.strategy.uses if k in snap}
     return {
-        "strategy": strategy,
-        "params": p,
+        "strategy": name,
+        "params": rr.params,
         "asof": asof,
         "fill_on": pd.Timestamp(next_session([asof])[0]),
         "value_usd": total,

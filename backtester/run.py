@@ -1,5 +1,10 @@
 """A backtest run: signals -> strategy weights -> engine, for a strategy and its benchmark, saved to disk.
 
+:func:`resolve` is THE run-resolution step: strategy, parameters, assets, window, prices, signals,
+benchmark and execution options (:class:`backtester.engine.ExecOptions`) from a :class:`RunSpec`. Every
+caller uses it: ``run_backtest`` (``hedge backtest``), the sweep's ``prepare``, walk-forward (through
+``prepare``), ``hedge now`` (``window=False``) and the best-of-sweep re-run.
+
 ``run_backtest(store, RunSpec(...))`` is what ``hedge backtest`` (and the tearsheet, sweeps, walk-forward)
 build on. Its run id is derived from the resolved options, the data (checksums of every stored series)
 and the tool's version: the same run gets the same id, and saving it again writes the same files.
@@ -19,19 +24,28 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import __version__
+from .constants import GOLDS
 from .errors import DataError, UsageError
 from .strategy import Strategy
 
-GOLDS = ("GLD", "LBMA_GOLD")
-REBALANCE = ("change", "monthly", "weekly", "band")
+if TYPE_CHECKING:
+    from .engine import ExecOptions
+
+__all__ = ["RunSpec", "ResolvedRun", "Run", "resolve", "run_backtest", "save_run", "load_run", "benchmark_strategy",
+           "data_fingerprint", "run_id_for", "swap_gold"]  # fmt: skip
 
 
 @dataclass
 class RunSpec:
+    """What to run: the strategy and its raw parameters, the window, the execution options, the gold, the
+    benchmark. Plain values (it is recorded in run.json and keys the run id); :attr:`options` is the
+    validated :class:`backtester.engine.ExecOptions` of its execution fields."""
+
     strategy: str
     params: dict = field(default_factory=dict)  # raw name -> value (validated against the strategy)
     start: str | None = None
@@ -43,13 +57,101 @@ class RunSpec:
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
-    benchmark: str = "SPY"  # an asset, or weights "spy=0.6,tlt=0.4"
+    benchmark: str = "SPY"  # an asset, or weights of any assets "spy=0.6,gdx=0.4"
     strategies_dir: str | None = None
     costs: dict = field(default_factory=dict)  # per-asset overrides: id -> [fee_bp, slippage_bp] (--cost)
+
+    @property
+    def options(self) -> ExecOptions:
+        """The execution options, validated (UsageError naming the parameter)."""
+        from .engine import ExecOptions
+
+        return ExecOptions(
+            fees_bp=self.fees_bp, slippage_bp=self.slippage_bp, exec_lag=self.exec_lag, rebalance=self.rebalance,
+            band=self.band, vol_target=self.vol_target,
+        )  # fmt: skip
+
+    def check(self) -> ExecOptions:
+        """Every check that needs no data (gold, dates, execution options); returns the options."""
+        if self.gold not in GOLDS:
+            raise UsageError(f"gold {self.gold!r} is not GLD or LBMA_GOLD", "use GLD or LBMA_GOLD", param="gold")
+        for name in ("start", "end"):
+            v = getattr(self, name)
+            if v is not None:
+                try:
+                    pd.Timestamp(v)
+                except (TypeError, ValueError):
+                    raise UsageError(f"{name} {v!r} is not a date", "use ISO YYYY-MM-DD", param=name) from None
+        return self.options
+
+    @classmethod
+    def of(cls, strategy: str, params=None, *, options: ExecOptions | None = None, **fields) -> RunSpec:
+        """A spec from an :class:`ExecOptions` (and the other fields by name)."""
+        ex = {} if options is None else {k: getattr(options, k) for k in _EXEC_FIELDS}
+        return cls(strategy, dict(params or {}), **ex, **fields)
+
+
+_EXEC_FIELDS = ("fees_bp", "slippage_bp", "exec_lag", "rebalance", "band", "vol_target")
+
+
+def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, str]:
+    """``SPY`` -> buy-hold SPY; ``spy=0.6,gdx=0.4`` -> static-mix of those weights (any holdable assets,
+    the user's own prices included; :func:`resolve` checks them against the store)."""
+    from . import strategy as st
+    from .data.market import resolve_asset
+
+    text = (text or "").strip()
+    if not text:
+        raise UsageError(
+            "empty benchmark", "give an asset such as SPY, or weights such as spy=0.6,tlt=0.4", param="benchmark"
+        )
+    if "=" in text:
+        pairs = []
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            if part.count("=") != 1:
+                raise UsageError(
+                    f"benchmark part {part.strip()!r} is not asset=weight", "e.g. spy=0.6,gdx=0.4", param="benchmark"
+                )
+            a, w = (x.strip() for x in part.split("="))
+            pairs.append((a, w))
+        s = st.get("static-mix")
+        params = s.resolve({"mix": ",".join(f"{resolve_asset(a)}:{w}" for a, w in pairs)})
+        s.assets(params)  # the weights checked here: numbers in [0, 1] summing to at most 1
+        label = ",".join(f"{a.lower()}={float(w):g}" for a, w in pairs if float(w) > 0)
+        return s, params, label
+    s = st.get("buy-hold")
+    asset = resolve_asset(text)
+    return s, s.resolve({"asset": asset}), asset
+
+
+def swap_gold(w: pd.DataFrame, gold: str) -> pd.DataFrame:
+    """Target weights with the ``GLD`` column held as ``gold`` instead (``LBMA_GOLD``: the fixing)."""
+    if gold == "GLD" or "GLD" not in w.columns:
+        return w
+    w = w.copy()
+    w[gold] = w.get(gold, 0.0) + w.pop("GLD")
+    return w
+
+
+def data_fingerprint(store) -> dict:
+    series = {sid: {"last": m["last"], "checksum": m["checksum"]} for sid in store.ids() for m in [store.meta(sid)]}
+    h = hashlib.sha256(json.dumps(series, sort_keys=True).encode()).hexdigest()
+    return {"hash": h, "series": series}
+
+
+def run_id_for(spec: RunSpec, params: dict, data_hash: str) -> str:
+    key = {**asdict(spec), "params": params, "strategies_dir": None, "data": data_hash, "version": __version__}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{spec.strategy}-{digest}"
 
 
 @dataclass
 class Run:
+    """A backtested run: the engine's results for the strategy (``result``) and its benchmark (``bench``),
+    their metrics, the signal frame it decided on, notes, and where it was saved (``path``)."""
+
     run_id: str
     spec: RunSpec
     params: dict
@@ -79,127 +181,144 @@ class Run:
         }
 
 
-def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, str]:
-    """``SPY`` -> buy-hold SPY; ``spy=0.6,gdx=0.4`` -> static-mix of those weights (any holdable assets,
-    the user's own prices included; the run checks them against the store)."""
-    from . import strategy as st
-    from .data.market import resolve_asset
-
-    text = (text or "").strip()
-    if not text:
-        raise UsageError("empty --benchmark", "give an asset such as SPY, or weights such as spy=0.6,tlt=0.4")
-    if "=" in text:
-        pairs = []
-        for part in text.split(","):
-            if not part.strip():
-                continue
-            if part.count("=") != 1:
-                raise UsageError(f"--benchmark part {part.strip()!r} is not asset=weight", "e.g. spy=0.6,gdx=0.4")
-            a, w = (x.strip() for x in part.split("="))
-            pairs.append((a, w))
-        s = st.get("static-mix")
-        params = s.resolve({"mix": ",".join(f"{resolve_asset(a)}:{w}" for a, w in pairs)})
-        s.assets(params)  # weights checked here: numbers in [0, 1] summing to at most 1
-        label = ",".join(f"{a.lower()}={float(w):g}" for a, w in pairs if float(w) > 0)
-        return s, params, label
-    s = st.get("buy-hold")
-    asset = resolve_asset(text)
-    return s, s.resolve({"asset": asset}), asset
+# ---------------------------------------------------------------- the one run-resolution step
 
 
-def _check_spec(spec: RunSpec) -> None:
-    if spec.gold not in GOLDS:
-        raise UsageError(f"--gold {spec.gold!r} is not GLD or LBMA_GOLD", "use --gold GLD or --gold LBMA_GOLD")
-    if spec.rebalance not in REBALANCE:
-        raise UsageError(f"--rebalance {spec.rebalance!r} is unknown", f"use one of: {', '.join(REBALANCE)}")
-    for name, v in (("--fees-bp", spec.fees_bp), ("--slippage-bp", spec.slippage_bp)):
-        if v is not None and not (0 <= v < 10000):
-            raise UsageError(f"{name} {v:g} is out of range", f"{name} must be between 0 and 10000 basis points")
-    if spec.exec_lag < 1:
-        raise UsageError(
-            f"--exec-lag {spec.exec_lag} is below 1", "a decision at a close fills at a later close: use 1 or more"
+@dataclass
+class ResolvedRun:
+    """A run resolved once, for every caller (backtest, sweep, walk-forward, ``hedge now``, best-of-sweep).
+
+    ``assets``: what the strategy may hold (gold swapped); ``universe``: those and the benchmark's, whose
+    prices are loaded; ``prices`` on the NYSE sessions ``start .. end`` (None with ``window=False``);
+    ``signals``: the point-in-time signal frame, on the price sessions when there are prices.
+    """
+
+    spec: RunSpec
+    options: ExecOptions
+    strategy: Strategy
+    params: dict  # the strategy's parameters, resolved (defaults filled, types checked)
+    assets: list[str]
+    benchmark: Strategy
+    benchmark_params: dict
+    benchmark_label: str
+    universe: list[str]
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    prices: pd.DataFrame | None
+    signals: pd.DataFrame
+    notes: list[str]
+
+    @property
+    def gold(self) -> str:
+        return self.spec.gold
+
+    def weights(self, params: dict | None = None, signals: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The strategy's target weights (``params``: resolved parameters, default this run's) on ``signals``
+        (default this run's), gold swapped, restricted to the assets with a price column."""
+        w = swap_gold(
+            self.strategy.weights(self.signals if signals is None else signals, params or self.params), self.gold
         )
+        if self.prices is None:
+            return w
+        return w.reindex(columns=[c for c in w.columns if c in self.prices.columns])
+
+    def benchmark_weights(self, signals: pd.DataFrame | None = None) -> pd.DataFrame:
+        return self.benchmark.weights(self.signals if signals is None else signals, self.benchmark_params)
 
 
-def _gold_swap(w: pd.DataFrame, gold: str) -> pd.DataFrame:
-    if gold == "GLD" or "GLD" not in w.columns:
-        return w
-    w = w.copy()
-    w[gold] = w.get(gold, 0.0) + w.pop("GLD")
-    return w
+def strategy_assets(strategy: Strategy, params: dict, gold: str = "GLD") -> list[str]:
+    """The holdable assets ``strategy`` declares for ``params`` (``GLD`` held as ``gold``)."""
+    return [gold if a == "GLD" else a for a in (strategy.assets(params) if strategy.assets else ())]
 
 
-def data_fingerprint(store) -> dict:
-    series = {sid: {"last": m["last"], "checksum": m["checksum"]} for sid in store.ids() for m in [store.meta(sid)]}
-    h = hashlib.sha256(json.dumps(series, sort_keys=True).encode()).hexdigest()
-    return {"hash": h, "series": series}
-
-
-def run_id_for(spec: RunSpec, params: dict, data_hash: str) -> str:
-    key = {**asdict(spec), "params": params, "strategies_dir": None, "data": data_hash, "version": __version__}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{spec.strategy}-{digest}"
-
-
-def _window(store, spec: RunSpec, assets: list[str]) -> tuple[pd.Timestamp, pd.Timestamp, list[str]]:
+def run_window(store, start, end, assets: list[str]) -> tuple[pd.Timestamp, pd.Timestamp, list[str]]:
+    """The default window of a run over ``assets`` (see the module doc): (start, end, notes)."""
     notes = []
     asof = store.last_common_date()
-    end = pd.Timestamp(spec.end) if spec.end else asof
+    end = pd.Timestamp(end) if end else asof
     firsts = {a: pd.Timestamp(store.meta(a)["first"]) for a in assets}
-    if spec.start:
-        start = pd.Timestamp(spec.start)
+    if start:
+        start = pd.Timestamp(start)
     else:
         start = max(firsts.values())
         late = max(firsts, key=firsts.get)
         notes.append(f"the run starts {start.date()}, the first date with prices for every asset it may hold ({late})")
     if start > end:
-        raise UsageError(f"--start {start.date()} is after --end {end.date()}", "give a start before the end")
+        raise UsageError(
+            f"start {start.date()} is after end {end.date()}", "give a start before the end", param=("start", "end")
+        )
     return start, end, notes
 
 
-def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> Run:
-    from . import engine, metrics
+def resolve(
+    store,
+    spec: RunSpec,
+    *,
+    strategy: Strategy | None = None,
+    signals: pd.DataFrame | None = None,
+    assets: list[str] | None = None,
+    window: bool = True,
+) -> ResolvedRun:
+    """Resolve ``spec`` on ``store``: checks, the strategy (``strategy`` overrides the registry lookup), its
+    parameters, the benchmark, the assets, the window, the prices, the signal frame and the execution options.
+
+    ``assets``: hold these instead of the strategy's own (the sweep passes the union over its grid).
+    ``window=False``: no prices and no window (``hedge now`` decides on the store's last date).
+    ``signals``: a precomputed ``signals.compute(store)`` frame (else it is computed).
+    """
     from . import signals as sig
     from . import strategy as st
     from .data import market
 
-    _check_spec(spec)
-    strat = st.get(spec.strategy, spec.strategies_dir)
+    options = spec.check()
+    strat = strategy if strategy is not None else st.get(spec.strategy, spec.strategies_dir)
     params = strat.resolve(spec.params)
     bstrat, bparams, blabel = benchmark_strategy(spec.benchmark)
-    assets = [a if a != "GLD" else spec.gold for a in (strat.assets(params) if strat.assets else ())]
-    bassets = list(bstrat.assets(bparams))
-    universe = list(dict.fromkeys(assets + bassets))
+    own = list(assets) if assets is not None else strategy_assets(strat, params, spec.gold)
+    universe = list(dict.fromkeys(own + list(bstrat.assets(bparams))))
     market.check_holdable(universe, store)
-    start, end, notes = _window(store, spec, universe or ["GLD"])
-    prices, pnotes = market.load_prices(store, universe, start, end)
-    if not spec.end:  # the default end is the store's last common date, not something the user asked for
-        pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
-    notes += pnotes
-    dates = prices.index
+    costs_note = None
+    if window:  # per-asset costs: class defaults, --fees-bp/--slippage-bp, --cost (backtester.costs)
+        from dataclasses import replace
+
+        from .costs import resolve as resolve_costs
+
+        fees, slips, costs_note = resolve_costs(
+            store, universe, options.fees_bp, options.slippage_bp, {a: tuple(v) for a, v in spec.costs.items()}
+        )
+        options = replace(options, fees_bp=fees, slippage_bp=slips)
     if signals is None:
         signals = sig.compute(store)
-    s = signals.reindex(dates)
-    w = _gold_swap(strat.weights(s, params), spec.gold)
-    bw = bstrat.weights(s, bparams)
-    from .costs import resolve as resolve_costs
+    start = end = prices = None
+    notes: list[str] = []
+    if window:
+        start, end, notes = run_window(store, spec.start, spec.end, universe or ["GLD"])
+        prices, pnotes = market.load_prices(store, universe, start, end)
+        if not spec.end:  # the default end is the store's last common date, not something the user asked for
+            pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
+        notes += pnotes + ([costs_note] if costs_note else [])
+        signals = signals.reindex(prices.index)
+    return ResolvedRun(
+        spec=spec, options=options, strategy=strat, params=params, assets=own, benchmark=bstrat,
+        benchmark_params=bparams, benchmark_label=blabel, universe=universe, start=start, end=end, prices=prices,
+        signals=signals, notes=notes,
+    )  # fmt: skip
 
-    fees, slips, cost_note = resolve_costs(
-        store, universe, spec.fees_bp, spec.slippage_bp, {a: tuple(v) for a, v in spec.costs.items()}
-    )
-    notes.append(cost_note)
-    kw = dict(
-        fees_bp=fees,
-        slippage_bp=slips,
-        exec_lag=spec.exec_lag,
-        rebalance=spec.rebalance,
-        band=spec.band,
-        vol_target=spec.vol_target,
-    )
-    res = engine.backtest(
-        w.reindex(columns=[c for c in w.columns if c in prices.columns]), prices, fallback=strat.fallback, **kw
-    )
-    bres = engine.backtest(bw, prices, **kw)
+
+def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None) -> Run:
+    """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions."""
+    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals))
+
+
+def run_resolved(store, rr: ResolvedRun) -> Run:
+    """The engine on a resolved run: strategy and benchmark, metrics, notes and the run id."""
+    from . import engine, metrics
+
+    s = rr.signals
+    notes = list(rr.notes)
+    res = engine.backtest(rr.weights(), rr.prices, rr.options, fallback=rr.strategy.fallback)
+    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options)
+    strat = rr.strategy
     unknown = strat.unknown_share(s)
     by_input = {c: float(s[c].isna().mean()) for c in strat.uses if c in s.columns and s[c].isna().any()}
     if by_input:
@@ -214,8 +333,8 @@ def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None) -> R
     cash = metrics.from_arrays(res.cash_returns.to_numpy(), res.cash_returns.to_numpy())
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
-    rid = run_id_for(spec, params, data["hash"])
-    return Run(rid, spec, params, strat, blabel, res, bres, m, bm, s, notes, unknown, data)
+    rid = run_id_for(rr.spec, rr.params, data["hash"])
+    return Run(rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data)
 
 
 # ---------------------------------------------------------------- saving
@@ -233,7 +352,8 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
     except OSError as e:
         raise DataError(
             f"cannot write to the reports folder {reports_dir} ({e.strerror})",
-            "pass a writable --reports-dir or fix its permissions",
+            "pass a writable reports_dir or fix its permissions",
+            param="reports_dir",
         ) from None
     try:
         r, b = run.result, run.bench
@@ -280,7 +400,8 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(
             f"cannot write run {run.run_id} to {reports_dir} ({e.strerror})",
-            "pass a writable --reports-dir or free some disk space",
+            "pass a writable reports_dir or free some disk space",
+            param="reports_dir",
         ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

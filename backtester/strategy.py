@@ -113,7 +113,7 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
                 out[last] += "," + part.strip()
                 continue
             if "=" not in part:
-                raise UsageError(f"parameter {part!r} is not name=value", "write --param name=value")
+                raise UsageError(f"parameter {part!r} is not name=value", "write params name=value", param="params")
             k, v = part.split("=", 1)
             last = k.strip().lower()
             out[last] = v.strip()

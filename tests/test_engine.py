@@ -21,6 +21,12 @@ from backtester.errors import DataError, UsageError
 from backtester.paths import default_snapshot_dir
 from tests.reference_rebalancer import reference_backtest
 
+
+def backtest(weights, prices, fallback=engine.CASH, **options):
+    """``engine.backtest`` with the execution options as keywords (``engine.ExecOptions``' fields)."""
+    return engine.backtest(weights, prices, engine.ExecOptions(**options), fallback=fallback)
+
+
 REL = 1e-9
 SHARED = default_snapshot_dir()  # $HEDGE_SNAPSHOT_DIR, else ../shared/data beside the repository
 
@@ -54,7 +60,7 @@ def test_buy_and_hold_total_return_starts_at_fill():
     px = synthetic_prices()
     d = px.index
     w = one_row(d[0], GLD=1.0)
-    r = engine.backtest(w, px, fees_bp=0, slippage_bp=0)
+    r = backtest(w, px, fees_bp=0, slippage_bp=0)
     assert r.returns.index[0] == d[1] == r.equity.index[0]  # decision at d0 fills at the close of d1
     assert r.returns.iloc[0] == pytest.approx(0.0, abs=1e-15)
     total = (1 + r.returns).prod() - 1
@@ -70,13 +76,13 @@ def test_cost_of_a_single_trade():
     px = synthetic_prices()
     d = px.index
     f, s = 1e-4, 2e-4  # 1 bp fees, 2 bp slippage
-    r = engine.backtest(one_row(d[0], GLD=1.0), px, fees_bp=1, slippage_bp=2)
+    r = backtest(one_row(d[0], GLD=1.0), px, fees_bp=1, slippage_bp=2)
     # all-in: the buy is cut to what CASH pays: value = 1 / ((1 + s)(1 + f))
     assert r.equity.iloc[0] == pytest.approx(1 / ((1 + s) * (1 + f)), rel=1e-12)
     assert r.costs.iloc[0] == pytest.approx(1 - 1 / ((1 + s) * (1 + f)), rel=1e-9)
     assert any("less CASH than the trading costs" in n for n in r.notes)
 
-    r = engine.backtest(one_row(d[0], GLD=0.5), px, fees_bp=1, slippage_bp=2)
+    r = backtest(one_row(d[0], GLD=0.5), px, fees_bp=1, slippage_bp=2)
     cost = 0.5 * s + 0.5 * (1 + s) * f  # slippage on 0.5 at the close, fee on the filled value
     assert r.equity.iloc[0] == pytest.approx(1 - cost, rel=1e-12)
     assert r.costs.iloc[0] == pytest.approx(cost, rel=1e-9)
@@ -115,7 +121,7 @@ def test_cash_index_weekend_by_hand():
 def test_all_cash_earns_the_cash_index():
     px = synthetic_prices()
     d = px.index
-    r = engine.backtest(one_row(d[0], GLD=0.0), px)
+    r = backtest(one_row(d[0], GLD=0.0), px)
     assert r.trades.empty
     expected = px["CASH"].iloc[-1] / px["CASH"].iloc[1] - 1
     assert r.equity.iloc[-1] - 1 == pytest.approx(expected, rel=1e-12)
@@ -123,7 +129,7 @@ def test_all_cash_earns_the_cash_index():
     assert r.cash_returns.iloc[0] == 0.0
     # a target frame without asset columns (the CASH benchmark) is all CASH, even with CASH-only prices
     for p in (px, px[["CASH"]]):
-        c = engine.backtest(pd.DataFrame(index=d), p)
+        c = backtest(pd.DataFrame(index=d), p)
         assert c.equity.index[0] == d[1] and c.equity.iloc[-1] - 1 == pytest.approx(expected, rel=1e-12)
 
 
@@ -132,13 +138,13 @@ def test_exec_lag_shifts_fills():
     d = px.index
     w = pd.DataFrame({"GLD": [1.0, 0.0, 1.0]}, index=d[[5, 20, 40]])
     for lag in (1, 3):
-        r = engine.backtest(w, px, exec_lag=lag, fees_bp=0, slippage_bp=0)
+        r = backtest(w, px, exec_lag=lag, fees_bp=0, slippage_bp=0)
         assert r.equity.index[0] == d[5 + lag]
         assert list(r.trades["date"]) == [d[5 + lag], d[20 + lag], d[40 + lag]]
         ref = reference_backtest(w, px, exec_lag=lag)
         assert_close(r.equity, ref["equity"])
     with pytest.raises(UsageError):
-        engine.backtest(w, px, exec_lag=0)
+        backtest(w, px, exec_lag=0)
 
 
 # ---------------------------------------------------------------- against the reference
@@ -150,7 +156,7 @@ def test_static_mix_monthly_matches_reference(costs):
     w = one_row(px.index[0], GLD=0.4, SPY=0.3, BTC_USD=0.2)
     fees = engine.FEES_BP if costs else 0
     slip = engine.SLIPPAGE_BP if costs else 0
-    r = engine.backtest(w, px, rebalance="monthly", fees_bp=fees, slippage_bp=slip)
+    r = backtest(w, px, rebalance="monthly", fees_bp=fees, slippage_bp=slip)
     ref = reference_backtest(w, px, rebalance="monthly", fees_bp=fees, slippage_bp=slip)
     assert_close(r.equity, ref["equity"])
     assert_close(r.costs, ref["costs"], rel=1e-7)
@@ -160,8 +166,7 @@ def test_static_mix_monthly_matches_reference(costs):
     if costs:
         assert (
             r.costs.sum() > 0
-            and r.equity.iloc[-1]
-            < engine.backtest(w, px, rebalance="monthly", fees_bp=0, slippage_bp=0).equity.iloc[-1]
+            and r.equity.iloc[-1] < backtest(w, px, rebalance="monthly", fees_bp=0, slippage_bp=0).equity.iloc[-1]
         )
 
 
@@ -183,7 +188,7 @@ def test_switching_strategy_matches_reference(rebalance, costs):
     px = synthetic_prices()
     w = switching_weights(px)
     kw = dict(rebalance=rebalance, band=0.03, fees_bp=25 if costs else 0, slippage_bp=15 if costs else 0)
-    r = engine.backtest(w, px, **kw)
+    r = backtest(w, px, **kw)
     ref = reference_backtest(w, px, **kw)
     assert_close(r.equity, ref["equity"])
     assert list(r.rebalanced) == list(ref["rebalanced"])
@@ -199,7 +204,7 @@ def test_all_in_switches_with_costs_match_reference():
         {"GLD": [1, 0, 0.5, 0], "SPY": [0, 1, 0.5, 0.3], "BTC-USD": [0, 0, 0, 0.7]}, index=d[[0, 30, 60, 90]]
     ).astype(float)
     kw = dict(fees_bp=engine.FEES_BP, slippage_bp=engine.SLIPPAGE_BP)
-    r = engine.backtest(w, px, **kw)
+    r = backtest(w, px, **kw)
     ref = reference_backtest(w, px, **kw)
     assert_close(r.equity, ref["equity"])
     assert r.weights["CASH"].max() < 1e-9
@@ -209,11 +214,11 @@ def test_vol_target_matches_reference_and_scales_down():
     px = synthetic_prices()
     w = switching_weights(px, every=15)
     kw = dict(vol_target=0.10, rebalance="band", band=0.02, fees_bp=5, slippage_bp=5)
-    r = engine.backtest(w, px, **kw)
+    r = backtest(w, px, **kw)
     ref = reference_backtest(w, px, **kw)
     assert_close(r.equity, ref["equity"])
     risky = r.target.drop(columns="CASH").sum(axis=1)
-    raw = engine.backtest(w, px, rebalance="band", band=0.02).target.drop(columns="CASH").sum(axis=1)
+    raw = backtest(w, px, rebalance="band", band=0.02).target.drop(columns="CASH").sum(axis=1)
     assert (risky <= raw + 1e-12).all() and (risky < raw - 0.05).any()
     assert any(n.startswith("vol target 10.0%") for n in r.notes)
 
@@ -227,7 +232,7 @@ def test_unavailable_asset_goes_to_fallback_with_note():
     listing = d[50]
     px.loc[px.index < listing, "BTC-USD"] = np.nan
     w = one_row(d[0], GLD=0.5, BTC_USD=0.3)
-    r = engine.backtest(w, px, fees_bp=0, slippage_bp=0)
+    r = backtest(w, px, fees_bp=0, slippage_bp=0)
     n_unavail = 50 - 1  # fills d1 .. d49
     assert r.unavailable_days == {"BTC-USD": n_unavail}
     assert r.unavailable_share == pytest.approx(n_unavail / len(r.returns))
@@ -237,7 +242,7 @@ def test_unavailable_asset_goes_to_fallback_with_note():
     assert r.trades.loc[r.trades["asset"] == "BTC-USD", "date"].min() == listing  # bought on its first price
     assert_close(r.equity, reference_backtest(w, px)["equity"])
 
-    r = engine.backtest(w, px, fallback="GLD", fees_bp=0, slippage_bp=0)
+    r = backtest(w, px, fallback="GLD", fees_bp=0, slippage_bp=0)
     assert r.target.loc[d[10], "GLD"] == pytest.approx(0.8)
     assert any("went to GLD" in n for n in r.notes)
     assert_close(r.equity, reference_backtest(w, px, fallback="GLD")["equity"])
@@ -248,7 +253,7 @@ def test_missing_close_while_held_is_carried_and_trades_wait():
     d = px.index
     px.loc[d[30], "LBMA_GOLD"] = np.nan  # a UK holiday
     w = pd.DataFrame({"LBMA_GOLD": [0.6, 0.2], "GLD": [0.0, 0.5]}, index=d[[0, 29]])
-    r = engine.backtest(w, px)
+    r = backtest(w, px)
     # the switch decided on d29 would fill on d30, when LBMA has no fresh close: it waits for d31
     assert not r.rebalanced[d[30]] and r.rebalanced[d[31]]
     assert set(r.trades["date"]) == {d[1], d[31]}
@@ -264,11 +269,11 @@ def test_no_decision_rows_and_asof_weights():
     px = synthetic_prices()
     d = px.index
     w = pd.DataFrame({"GLD": [np.nan, 1.0, np.nan], "SPY": [np.nan, np.nan, np.nan]}, index=d[[2, 4, 9]])
-    r = engine.backtest(w, px, fees_bp=0, slippage_bp=0)
+    r = backtest(w, px, fees_bp=0, slippage_bp=0)
     assert r.equity.index[0] == d[5]  # the all-NaN row on d2 is no decision; NaN next to 1.0 is 0
     assert len(r.trades) == 1
     early = pd.DataFrame({"GLD": [1.0]}, index=pd.DatetimeIndex(["2020-06-01"]))  # before the prices start
-    assert engine.backtest(early, px).equity.index[0] == d[1]
+    assert backtest(early, px).equity.index[0] == d[1]
 
 
 # ---------------------------------------------------------------- usage errors
@@ -297,18 +302,18 @@ def test_no_decision_rows_and_asof_weights():
 def test_usage_errors(w, kw):
     px = synthetic_prices()
     with pytest.raises(UsageError):
-        engine.backtest(pd.DataFrame(w, index=px.index[:1]), px, **kw)
+        backtest(pd.DataFrame(w, index=px.index[:1]), px, **kw)
 
 
 def test_prices_checks():
     px = synthetic_prices()
     w = one_row(px.index[0], GLD=1.0)
     with pytest.raises(UsageError, match="CASH"):
-        engine.backtest(w, px.drop(columns="CASH"))
+        backtest(w, px.drop(columns="CASH"))
     with pytest.raises(UsageError, match="consecutive NYSE sessions"):
-        engine.backtest(w, px.drop(index=px.index[3]))
+        backtest(w, px.drop(index=px.index[3]))
     sums_to_one_plus_eps = one_row(px.index[0], GLD=0.5 + 5e-10, SPY=0.5)
-    assert engine.backtest(sums_to_one_plus_eps, px).target["CASH"].iloc[0] == 0.0
+    assert backtest(sums_to_one_plus_eps, px).target["CASH"].iloc[0] == 0.0
 
 
 # ---------------------------------------------------------------- market.load_prices
@@ -369,7 +374,7 @@ def test_real_snapshot_gold_bitcoin_matches_reference():
     )
     px, _ = market.load_prices(store, ["GLD", "BTC-USD"], start="2014-01-02", end="2019-12-31")
     w = pd.DataFrame({"GLD": [0.5], "BTC-USD": [0.3]}, index=px.index[:1])
-    r = engine.backtest(w, px, rebalance="monthly")
+    r = backtest(w, px, rebalance="monthly")
     ref = reference_backtest(w, px, rebalance="monthly", fees_bp=engine.FEES_BP, slippage_bp=engine.SLIPPAGE_BP)
     assert_close(r.equity, ref["equity"])
     assert any(n.startswith("BTC-USD had no price before 2014-09-17") for n in r.notes)
@@ -377,7 +382,7 @@ def test_real_snapshot_gold_bitcoin_matches_reference():
     assert m["start"] == "2014-01-03" and m["end"] == "2019-12-31"
     assert 0 < m["cagr"] < 1 and -1 < m["max_drawdown"] < 0
     # GLD buy-and-hold, zero costs: the snapshot's own closes
-    g = engine.backtest(pd.DataFrame({"GLD": [1.0]}, index=px.index[:1]), px, fees_bp=0, slippage_bp=0)
+    g = backtest(pd.DataFrame({"GLD": [1.0]}, index=px.index[:1]), px, fees_bp=0, slippage_bp=0)
     assert g.equity.iloc[-1] - 1 == pytest.approx(px["GLD"].iloc[-1] / px["GLD"].iloc[1] - 1, rel=1e-9)
     # CASH over 2014-2019 (~0.1%..2.4% a year) compounds to a few percent
     assert 0.03 < px["CASH"].iloc[-1] / px["CASH"].iloc[0] - 1 < 0.06

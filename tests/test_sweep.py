@@ -23,7 +23,7 @@ from backtester.run import RunSpec, run_backtest
 from backtester.strategies.factors import Factors, for_strategy
 from backtester.strategy import get
 from tests.conftest import run_cli
-from tests.test_engine import synthetic_prices
+from tests.test_engine import backtest, synthetic_prices
 
 REL = 1e-9
 KEYS = ["total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "turnover",
@@ -75,7 +75,7 @@ def test_grid_ranges_include_stop_and_give_exact_floats():
         (["btc=0.1,2"], {}, "out of range"),
         (["btc=0.1", "btc=0.2"], {}, "given twice"),
         (["btc=0.1,0.2"], {"btc": "0.3"}, "both swept"),
-        ([], {}, "no --grid"),
+        ([], {}, "no grid"),
         (["btc=0.1,,0.2"], {}, "empty value"),
     ],
 )
@@ -190,11 +190,12 @@ def test_kernel_equals_engine_with_gaps_and_late_listing(kw):
     assets = ["GLD", "SPY", "BTC-USD"]
     feats = np.stack([f[assets].to_numpy().T for f in frames])
     fac = Factors(assets, feats, np.arange(4), np.broadcast_to(np.eye(3), (4, 3, 3)).copy())
-    inp = from_prices(px, fac, list(range(4)), **kw)
+    opts = {k: v for k, v in kw.items() if k != "fallback"}
+    inp = from_prices(px, fac, list(range(4)), engine.ExecOptions(**opts), fallback=kw.get("fallback", "CASH"))
     res = evaluate(inp)
     assert res.n_valid == 4
     for c, w in enumerate(frames):
-        ref = engine.backtest(w, px, **kw).metrics()
+        ref = backtest(w, px, **kw).metrics()
         assert_same_metrics(metrics_of(res, c, inp.assets), ref, (kw, c))
 
 
@@ -215,8 +216,8 @@ def test_kernel_marks_combinations_the_engine_refuses():
     assert res.frame["invalid_reason"].tolist()[1:3] == ["weights sum above 1", "negative weight"]
     for w in (w_over, w_neg):
         with pytest.raises(UsageError):
-            engine.backtest(w, px)
-    assert_same_metrics(metrics_of(res, 3, ["GLD", "SPY", "BTC-USD"]), engine.backtest(w_tiny, px).metrics())
+            backtest(w, px)
+    assert_same_metrics(metrics_of(res, 3, ["GLD", "SPY", "BTC-USD"]), backtest(w_tiny, px).metrics())
 
 
 # ---------------------------------------------------------------- sweep == hedge backtest (real snapshot)

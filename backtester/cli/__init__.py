@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         rv = app(args=argv, standalone_mode=False, prog_name="hedge")
         code = rv if isinstance(rv, int) else 0
     except HedgeError as e:
-        _err(e.line())
+        from .common import as_flags
+
+        _err(as_flags(e).line())
         code = e.exit_code
     except cx.UsageError as e:
         cmd = e.ctx.command_path if e.ctx is not None else "hedge"

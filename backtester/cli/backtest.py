@@ -101,46 +101,6 @@ def metrics_table(title: str, cols: dict[str, dict], caption: str | None = None)
     common.table(title, ["metric", *cols.keys()], rows, caption=caption)
 
 
-def spec_from_options(
-    strategy,
-    param,
-    start,
-    end,
-    fees_bp,
-    slippage_bp,
-    exec_lag,
-    rebalance,
-    band,
-    vol_target,
-    gold,
-    benchmark,
-    strategies_dir,
-    cost=None,
-):
-    from ..costs import parse_overrides
-    from ..run import RunSpec
-    from ..strategy import parse_params
-
-    s = common.parse_date(start, "--start")
-    e = common.parse_date(end, "--end")
-    return RunSpec(
-        strategy=strategy,
-        params=parse_params(param),
-        start=None if s is None else str(s.date()),
-        end=None if e is None else str(e.date()),
-        fees_bp=fees_bp,
-        slippage_bp=slippage_bp,
-        exec_lag=exec_lag,
-        rebalance=rebalance,
-        band=band,
-        vol_target=vol_target,
-        gold=gold,
-        benchmark=benchmark,
-        strategies_dir=strategies_dir,
-        costs={a: list(v) for a, v in parse_overrides(cost).items()},
-    )
-
-
 @app.command("backtest")
 def backtest_cmd(
     strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
@@ -168,22 +128,11 @@ def backtest_cmd(
     from ..paths import reports_dir as resolve_reports
     from ..run import run_backtest, save_run
 
-    spec = spec_from_options(
-        strategy,
-        param,
-        start,
-        end,
-        fees_bp,
-        slippage_bp,
-        exec_lag,
-        rebalance,
-        band,
-        vol_target,
-        gold,
-        benchmark,
-        strategies_dir,
-        cost,
-    )
+    spec = common.run_spec(
+        strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
+        fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance, band=band,
+        vol_target=vol_target, cost=cost,
+    )  # fmt: skip
     if export_weights is not None and not export_weights.endswith(".csv"):
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
     store = common.open_store(data_dir)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 import sys
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from ..errors import UsageError
+from ..errors import HedgeError, UsageError
 from ..jsonplain import plain  # noqa: F401  (re-exported: common.plain)
 
 
@@ -27,6 +28,29 @@ DataDirOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format: table or json (one object).")]
+
+
+FLAGS = {
+    "params": "--param",
+    "blocks": "--pbo-blocks",
+}  # library parameter -> CLI flag, where it is not --name-with-dashes
+
+
+def flag_of(param: str) -> str:
+    """The CLI flag of a library parameter: ``exec_lag`` -> ``--exec-lag``."""
+    return FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def as_flags(e: HedgeError) -> HedgeError:
+    """The error as the CLI words it: the library parameter it names (``e.param``) becomes its flag."""
+    if not e.param:
+        return e
+    what, fix = str(e.what), e.fix
+    for p in (e.param,) if isinstance(e.param, str) else e.param:
+        pat = re.compile(rf"(?<![\w-]){re.escape(p)}(?![\w-])")
+        what = pat.sub(flag_of(p), what, count=1)
+        fix = pat.sub(flag_of(p), fix, count=1) if fix else fix
+    return type(e)(what, fix, param=e.param)
 
 
 def open_store(data_dir: str | None, *, must_exist: bool = True):
@@ -50,6 +74,25 @@ def parse_date(value: str | None, what: str):
     except ValueError:
         raise UsageError(f"{what} {value!r} is not a date", "use ISO YYYY-MM-DD") from None
     return ts
+
+
+def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_dir, cost=None, **exec_options):
+    """The RunSpec of the run options shared by backtest, sweep and walkforward, checked before any data is
+    read; ``exec_options`` are :class:`backtester.engine.ExecOptions`'s fields; ``cost``: ``--cost`` items."""
+    from ..costs import parse_overrides
+    from ..engine import ExecOptions
+    from ..run import RunSpec
+    from ..strategy import parse_params
+
+    s = parse_date(start, "--start")
+    e = parse_date(end, "--end")
+    spec = RunSpec.of(
+        strategy, parse_params(param), options=ExecOptions(**exec_options), gold=gold, benchmark=benchmark,
+        start=None if s is None else str(s.date()), end=None if e is None else str(e.date()),
+        strategies_dir=strategies_dir, costs={a: list(v) for a, v in parse_overrides(cost).items()},
+    )  # fmt: skip
+    spec.check()
+    return spec
 
 
 def emit_json(obj: dict) -> None:

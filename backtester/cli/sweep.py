@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import shlex
-import sys
 from typing import Annotated
 
 import typer
@@ -31,7 +30,6 @@ from .backtest import (
     StartOpt,
     StrategiesDirOpt,
     VolTargetOpt,
-    spec_from_options,
 )
 from .common import DataDirOpt, Format, FormatOpt
 
@@ -58,6 +56,16 @@ MetricOpt = Annotated[
     ),
 ]
 MaxCombinationsOpt = Annotated[int, typer.Option("--max-combinations", help="Refuse grids larger than this.")]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where the chunks run: local (this process) or dask (dask.distributed).")
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (default $HEDGE_DASK_SCHEDULER; else a local cluster)."),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")
+]
 
 
 def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir):
@@ -153,12 +161,23 @@ def sweep_cmd(
     benchmark: BenchmarkOpt = "SPY",
     strategies_dir: StrategiesDirOpt = None,
     reports_dir: ReportsDirOpt = None,
+    spa: Annotated[
+        bool,
+        typer.Option("--spa", help="Best-of-sweep tests: Hansen's SPA, White's Reality Check, Romano-Wolf StepM."),
+    ] = False,
+    spa_reps: Annotated[int, typer.Option("--spa-reps", help="Bootstrap replications of --spa.")] = 1000,
+    spa_against: Annotated[
+        str, typer.Option("--spa-against", help="Reference of --spa: benchmark (the --benchmark) or cash.")
+    ] = "benchmark",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --spa bootstrap.")] = 0,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
     """Evaluate every combination of a parameter grid (same costs, window and metrics as `hedge backtest`),
     print the best, the deflated Sharpe of the best and the probability of backtest overfitting (CSCV)."""
-    from .. import run as runmod
     from ..report.charts import check_plot_path
 
     # every argument check first: nothing is read before the grid is known to be valid
@@ -167,28 +186,34 @@ def sweep_cmd(
         raise UsageError(f"--top {top} is below 1", "print at least one row")
     if pbo_blocks < 2 or pbo_blocks % 2:
         raise UsageError(f"--pbo-blocks {pbo_blocks} must be an even number >= 2", "e.g. 16 (the default)")
+    if spa_reps < 1:
+        raise UsageError(f"--spa-reps {spa_reps} is below 1", "e.g. 1000")
+    if spa_against not in ("benchmark", "cash"):
+        raise UsageError(f"--spa-against {spa_against!r} is unknown", "use benchmark or cash")
+    if seed < 0:
+        raise UsageError(f"--seed {seed} is negative", "give a seed >= 0")
     hx = hy = None
     if heatmap is not None:
         check_plot_path(heatmap)
         hx, hy = _heatmap_axes(g, heatmap_x, heatmap_y)
     elif heatmap_x or heatmap_y:
         raise UsageError("--heatmap-x/--heatmap-y without --heatmap", "give --heatmap FILE.html or FILE.png")
-    spec = spec_from_options(
-        strategy, param, start, end, fees_bp, slippage_bp, exec_lag, rebalance, band, vol_target, gold, benchmark,
-        strategies_dir,
+    spec = common.run_spec(
+        strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
+        fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance, band=band,
+        vol_target=vol_target,
     )  # fmt: skip
-    runmod._check_spec(spec)
-    from ..engine import check_schedule
 
-    check_schedule(spec.rebalance, spec.band, spec.vol_target)
-
+    from ..research import executor as exmod
     from ..research.sweep import evaluate, prepare
 
+    exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
     inp = prepare(store, spec, g, strategy=strat)
     cb, stop = _progress()
     try:
-        res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb)
+        with exmod.make(executor, scheduler, workers) as ex:
+            res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb, executor=ex)
     finally:
         stop()
     if res.n_valid == 0:
@@ -226,62 +251,57 @@ def sweep_cmd(
         "benchmark": {k: res.benchmark.get(k) for k in ROW_KEYS if k != "rebalances"} if res.benchmark else None,
         "notes": list(inp.notes),
     }  # no timings in the json: the same sweep on the same data prints the same bytes
+    if spa:
+        _spa(out, inp, res, top_rows, spa_reps, spa_against, seed, fmt)
     if heatmap is not None:
         from ..report.heatmap import write_heatmap
 
         ttl = f"{strategy} sweep, {res.start} .. {res.end}"
         out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl))
     if best_report:
-        out.update(_best_report(store, spec, inp, res, out, title, reports_dir))
+        out.update(_best_report(store, inp, res, out, title, reports_dir))
     if fmt is Format.json:
         common.emit_json(out)
         return
     _print(out, res, names, top_rows, inp)
 
 
-def _best_report(store, spec, inp, res, out, title, reports_dir) -> dict:
-    """Run the best combination through run_backtest + save_run (+ the tearsheet when the report package
-    is there), with the sweep's statistics in run.json."""
-    from dataclasses import replace
+def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
+    """``--spa``: SPA / Reality Check / StepM over every valid combination, into ``out`` (the StepM
+    members of the top rows marked ``stepm: true``)."""
+    from ..research.sweep.spa import best_of_sweep
+    from .progress import terminal
 
-    from ..paths import reports_dir as resolve_reports
-    from ..run import benchmark_strategy, run_backtest, save_run
-
-    best = inp.combos[res.best_index]
-    params = {**spec.params, **{k: best[k] for k in inp.grid.names}}
-    own = [spec.gold if a == "GLD" else a for a in (inp.strategy.assets(best) if inp.strategy.assets else ())]
-    bstrat, bparams, _ = benchmark_strategy(spec.benchmark)
-    rs = replace(spec, params=params)
-    if set(own) | set(bstrat.assets(bparams)) != set(inp.assets):
-        # its own default window would differ (fewer assets): pin the sweep's window
-        rs = replace(rs, start=rs.start or str(inp.dates[0].date()), end=rs.end or str(inp.dates[-1].date()))
-    run = run_backtest(store, rs, signals=inp.signals)
-    extra = {
-        "sweep": {
-            "grid": out["grid"],
-            "metric": out["metric"],
-            "combinations": out["combinations"],
-            "period": out["period"],
-            "deflated_sharpe": out["deflated_sharpe"],
-            "deflated_sharpe_detail": out["deflated_sharpe_detail"],
-            "pbo": out["pbo"],
-            "pbo_detail": out["pbo_detail"],
-        }
+    r = best_of_sweep(inp, reps=reps, against=against, seed=seed, progress=terminal(enabled=fmt != Format.json))
+    mask = r.pop("_stepm_mask")
+    r.pop("elapsed")
+    out["spa"] = {
+        **r.pop("spa"),
+        **{k: r[k] for k in ("against", "reference", "reps", "seed", "block", "block_rule", "combinations", "days")},
+        "best_mean_excess_annual": r["statistic_annual"],
+        "best_combination": r["best_combination"],
     }
-    command = "hedge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
-    path = save_run(run, resolve_reports(reports_dir), command=command, extra=extra)
+    out["reality_check"] = r["reality_check"]
+    out["stepm"] = r["stepm"]
+    for row in out["top"]:
+        row["stepm"] = bool(mask[row["combination"]])
+    out["best"]["stepm"] = bool(mask[res.best_index])
+
+
+def _best_report(store, inp, res, out, title, reports_dir) -> dict:
+    """Save the best combination's run (the sweep's statistics in its run.json) and write its tearsheet."""
+    from ..paths import reports_dir as resolve_reports
+    from ..report import write_report
+    from ..research.sweep.best import best_run, sweep_record
+    from ..run import save_run
+    from . import ARGV
+
+    run, warning = best_run(store, inp, res)
+    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
+    path = save_run(run, resolve_reports(reports_dir), command=command, extra=sweep_record(out))
     rec = {"run_id": run.run_id, "run_dir": str(path)}
-    sweep_sharpe = res.frame.at[res.best_index, "sharpe"]
-    if not math.isclose(run.metrics["sharpe"], sweep_sharpe, rel_tol=1e-9, abs_tol=1e-12):
-        rec["warning"] = f"the saved run's Sharpe {run.metrics['sharpe']:.12g} differs from the sweep's {sweep_sharpe}"
-    try:
-        from ..report import write_report
-    except ModuleNotFoundError as e:
-        if not (e.name or "").startswith("backtester.report"):
-            raise
-        rec["report"] = None
-        rec["report_note"] = "the report package is not installed: the run is saved; render it with `hedge report`"
-        return rec
+    if warning:
+        rec["warning"] = warning
     ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
     rec["report"] = str(write_report(path, title=ttl))
     return rec
@@ -299,10 +319,15 @@ def _print(out, res, names, top_rows, inp) -> None:
     if c["invalid"]:
         inv = ", " + ", ".join(f"{v:,} invalid ({k}): skipped" for k, v in c["invalid_reasons"].items())
     rows = []
+    marked = {row["combination"] for row in out["top"] if row.get("stepm")}
     for rank, i in enumerate(top_rows.index, 1):
         r = res.frame.loc[i]
         rows.append(
-            [rank, *[common.plain(r[n]) for n in names], *[_cell(common.plain(r[k]), kd) for k, _, kd in TABLE_METRICS]]
+            [
+                f"{rank}*" if i in marked else rank,
+                *[common.plain(r[n]) for n in names],
+                *[_cell(common.plain(r[k]), kd) for k, _, kd in TABLE_METRICS],
+            ]
         )
     common.table(
         f"{out['strategy_name']} sweep {out['period']['start']} .. {out['period']['end']}: "
@@ -332,6 +357,15 @@ def _print(out, res, names, top_rows, inp) -> None:
         )
     elif p:
         line(f"PBO: - ({p.get('reason')})")
+    if out.get("spa"):
+        sp, st = out["spa"], out["stepm"]
+        line(
+            f"best of sweep vs {sp['reference']} ({sp['combinations']:,} combinations, {sp['reps']:,} stationary "
+            f"bootstrap reps, mean block {sp['block']:.1f} days, seed {sp['seed']}): SPA p = "
+            f"{sp['consistent']:.3f} (lower {sp['lower']:.3f}, upper {sp['upper']:.3f}); Reality Check p = "
+            f"{out['reality_check']['p_value']:.3f}; StepM at {st['size']:.0%} FWER: {st['count']:,} "
+            f"combination(s) beat {sp['reference']}" + (" (* in the table)" if st["count"] else "")
+        )
     b = out["benchmark"]
     if b:
         line(

@@ -17,9 +17,9 @@ import typer
 
 from ..errors import UsageError
 from . import app, common
-from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, metrics_table, spec_from_options
+from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, metrics_table
 from .common import DataDirOpt, Format, FormatOpt
-from .sweep import GridOpt, MaxCombinationsOpt, MetricOpt, grid_args
+from .sweep import ExecutorOpt, GridOpt, MaxCombinationsOpt, MetricOpt, SchedulerOpt, WorkersOpt, grid_args
 
 
 def _num(v) -> str:
@@ -58,6 +58,9 @@ def walkforward_cmd(
     benchmark: Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")] = "SPY",
     strategies_dir: StrategiesDirOpt = None,
     reports_dir: ReportsDirOpt = None,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
@@ -65,7 +68,6 @@ def walkforward_cmd(
     test window only, and measure the stitched out-of-sample book against the benchmark. Without --grid,
     the thesis strategies use a default grid (printed with the results)."""
     from .. import run as runmod
-    from ..engine import check_schedule
     from ..research import walkforward as W
 
     # every argument check first: nothing is read before the arguments are known to be valid
@@ -81,20 +83,25 @@ def walkforward_cmd(
             )
         grid, grid_source = list(W.DEFAULT_GRIDS[strategy]), "default"
     strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir)
-    dtrain = W.parse_duration(train, "--train")
-    dtest = W.parse_duration(test, "--test")
-    dembargo = W.parse_duration(embargo, "--embargo", allow_zero=True)
-    spec = spec_from_options(
-        strategy, param, start, end, fees_bp, slippage_bp, exec_lag, rebalance, band, vol_target, gold, benchmark,
-        strategies_dir,
+    dtrain = W.parse_duration(train, "train")
+    dtest = W.parse_duration(test, "test")
+    dembargo = W.parse_duration(embargo, "embargo", allow_zero=True)
+    spec = common.run_spec(
+        strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
+        fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance, band=band,
+        vol_target=vol_target,
     )  # fmt: skip
-    runmod._check_spec(spec)
-    check_schedule(spec.rebalance, spec.band, spec.vol_target)
+    from ..research import executor as exmod
+
+    exmod.check(executor, scheduler, workers)
 
     from ..paths import reports_dir as resolve_reports
 
     store = common.open_store(data_dir)
-    wf = W.walk_forward(store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat)
+    with exmod.make(executor, scheduler, workers) as ex:
+        wf = W.walk_forward(
+            store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat, executor=ex
+        )
     out = W.summary(wf, grid_source)
     run = W.as_run(store, wf)
     from . import ARGV

@@ -25,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..constants import CASH
 from ..errors import DataError, UsageError
 from . import catalog
 from .calendar import nyse_sessions
 
-CASH = "CASH"
 DAY_COUNT = 360.0
 
 

@@ -34,7 +34,8 @@ def atomic_write_text(path: Path, text: str) -> Path:
                 pass
         raise DataError(
             f"cannot write {path} ({e.strerror or e})",
-            "pass a writable --reports-dir or fix the folder's permissions",
+            "pass a writable reports_dir or fix the folder's permissions",
+            param="reports_dir",
         ) from None
     return path
 

@@ -18,9 +18,10 @@ import io
 import numpy as np
 import pandas as pd
 
+from ..constants import ESSAY_DATE
 from ._io import inline_svg
 
-OOS_START = pd.Timestamp("2025-10-14")  # Powell's remark / the essay: later data is out of sample
+OOS_START = pd.Timestamp(ESSAY_DATE)  # Powell's remark / the essay: later data is out of sample
 REGIME_ALPHA = 0.18  # the same in the shading and its legend, so the colours match
 REGIME_COLORS = {
     "ample": "#2ca02c",

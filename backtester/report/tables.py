@@ -140,7 +140,31 @@ def manifest_rows(run, versions: dict[str, str]) -> list[list]:
         ["data hash (sha256 of every stored series' checksum and last date)", (man.get("data") or {}).get("hash", "-")],
         ["software", ", ".join(f"{k} {v}" for k, v in versions.items())],
     ]
+    sw = man.get("sweep") or {}
+    if sw:
+        rows.insert(-1, ["chosen by a sweep", sweep_summary(sw)])
     return rows
+
+
+def sweep_summary(sw: dict) -> str:
+    """One line on the sweep that chose a run: trials, deflated Sharpe, PBO and the best-of-sweep tests."""
+    comb = sw.get("combinations") or {}
+    parts = [f"best of {comb.get('valid', '?'):,} by {sw.get('metric', '?')}" if comb else "best of a sweep"]
+    if sw.get("deflated_sharpe") is not None:
+        parts.append(f"deflated Sharpe {sw['deflated_sharpe']:.3f}")
+    if sw.get("pbo") is not None:
+        parts.append(f"PBO {sw['pbo']:.3f}")
+    sp = sw.get("spa")
+    if sp:
+        parts.append(
+            f"SPA vs {sp.get('reference')} p = {sp['consistent']:.3f} (lower {sp['lower']:.3f}, upper "
+            f"{sp['upper']:.3f}; {sp.get('reps')} reps, mean block {sp.get('block', 0):.1f} days)"
+        )
+    if sw.get("reality_check"):
+        parts.append(f"Reality Check p = {sw['reality_check']['p_value']:.3f}")
+    if sw.get("stepm"):
+        parts.append(f"StepM ({sw['stepm']['size']:.0%} FWER): {sw['stepm']['count']:,} beat the reference")
+    return "; ".join(parts)
 
 
 def manifest_html(run, versions: dict[str, str]) -> str:

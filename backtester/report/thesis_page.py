@@ -38,7 +38,7 @@ img{max-width:100%;height:auto}
 def check_html_path(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in HTML_SUFFIXES:
-        raise UsageError(f"--html {str(path)!r} is not an .html file", "give a file name ending in .html")
+        raise UsageError(f"html {str(path)!r} is not an .html file", "give a file name ending in .html", param="html")
     if not p.parent.exists():
         raise UsageError(f"folder {p.parent} does not exist", "create it first or write the page elsewhere")
     return p
@@ -305,5 +305,5 @@ def write_page(t: Thesis, path: str | Path) -> str:
         tmp.replace(p)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write {p} ({e.strerror})", "choose a writable --html path") from None
+        raise DataError(f"cannot write {p} ({e.strerror})", "choose a writable html path", param="html") from None
     return str(p)

@@ -163,7 +163,7 @@ def signal_event_dates(signal_frame: pd.DataFrame, event_type: str) -> pd.Dateti
     if column not in signal_frame.columns:
         raise DataError(
             f"the signal frame has no {column!r} column (needed for {event_type})",
-            "update backtester/signals.py or drop that --type",
+            "update backtester/signals or drop that event type",
         )
     x = _as_float(signal_frame[column])
     if event_type == "reserves-below-10":

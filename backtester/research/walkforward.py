@@ -53,6 +53,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..constants import CASH
 from ..errors import UsageError
 from .sweep import evaluation as _ev
 
@@ -90,20 +91,23 @@ class Duration:
 
 
 def parse_duration(text: str, what: str, allow_zero: bool = False) -> Duration:
-    """``3y``, ``6m``, ``13w``, ``90d`` (calendar units; ``0`` alone when ``allow_zero``) -> Duration."""
+    """``3y``, ``6m``, ``13w``, ``90d`` (calendar units; ``0`` alone when ``allow_zero``) -> Duration. ``what``:
+    the parameter's name (``train``, ``test``, ``embargo``), named by the UsageError."""
     raw = str(text).strip()
     if allow_zero and raw == "0":
         return Duration(0, "d")
     m = DURATION.match(raw)
     if not m:
         raise UsageError(
-            f"{what} {text!r} is not a duration", "write a whole number and a unit y, m, w or d, e.g. 3y, 6m, 13w"
+            f"{what} {text!r} is not a duration",
+            "write a whole number and a unit y, m, w or d, e.g. 3y, 6m, 13w",
+            param=what,
         )
     d = Duration(int(m.group(1)), m.group(2).lower())
     if d.n == 0 and not allow_zero:
-        raise UsageError(f"{what} {text!r} is zero", "give a positive duration, e.g. 6m")
+        raise UsageError(f"{what} {text!r} is zero", "give a positive duration, e.g. 6m", param=what)
     if d.n > 100 * {"y": 1, "m": 12, "w": 52, "d": 366}[d.unit]:
-        raise UsageError(f"{what} {text!r} is longer than 100 years", "give a duration inside the data")
+        raise UsageError(f"{what} {text!r} is longer than 100 years", "give a duration inside the data", param=what)
     return d
 
 
@@ -143,8 +147,9 @@ def plan_windows(
             continue
         if b - a - exec_lag < MIN_TRAIN_RETURNS:
             raise UsageError(
-                f"--train {train.text} gives {max(b - a - exec_lag, 0)} daily returns from {t0.date()}",
+                f"train {train.text} gives {max(b - a - exec_lag, 0)} daily returns from {t0.date()}",
                 f"give a training window of at least {MIN_TRAIN_RETURNS} sessions",
+                param="train",
             )
         out.append(Window(len(out), a, b, c, min(d, T), partial=d >= T))
         if d >= T:
@@ -152,9 +157,10 @@ def plan_windows(
     if not out or out[0].partial:
         first_end = (first + test.offset).date()
         raise UsageError(
-            f"--train {train.text} + --embargo {embargo.text} + --test {test.text} do not fit in the data "
+            f"train {train.text} + embargo {embargo.text} + test {test.text} do not fit in the data "
             f"{origin.date()} .. {dates[-1].date()} (the first test window would end {first_end})",
-            "give shorter durations, or a longer period with --start/--end",
+            "give shorter durations, or a longer period with start/end",
+            param=("train", "embargo", "test", "start", "end"),
         )
     return out
 
@@ -212,17 +218,18 @@ def _row_metrics(frame: pd.DataFrame, i: int) -> dict:
     return {k: float(frame.at[i, k]) for k in ROW_METRICS}
 
 
-def choose(inp, windows: list[Window], metric: str = "sharpe") -> list[Choice]:
+def choose(inp, windows: list[Window], metric: str = "sharpe", executor=None) -> list[Choice]:
     """The best combination of each training window, by ``metric``, from that window's returns alone."""
     out: list[Choice] = []
     for w in windows:
-        res = _ev.evaluate(inp, window=(w.train_a, w.train_b), metric=metric, stats=False)
+        res = _ev.evaluate(inp, window=(w.train_a, w.train_b), metric=metric, stats=False, executor=executor)
         bench = None if res.benchmark is None else {k: res.benchmark.get(k) for k in ROW_METRICS}
         if res.best_index is None:
             if not out:
                 raise UsageError(
                     f"no combination has a {metric} on the first training window {res.start} .. {res.end}",
-                    "choose another --metric or a longer --train",
+                    "choose another metric or a longer train",
+                    param=("metric", "train"),
                 )
             prev = out[-1]
             out.append(replace(prev, window=w, benchmark_in_sample=bench, seen=(res.start, res.end), carried=True))
@@ -247,20 +254,17 @@ def choose(inp, windows: list[Window], metric: str = "sharpe") -> list[Choice]:
 
 def _prices(inp, a: int, b: int) -> pd.DataFrame:
     px = pd.DataFrame(inp.close_raw[a:b], index=inp.dates[a:b], columns=inp.assets)
-    px["CASH"] = inp.cash[a:b]
+    px[CASH] = inp.cash[a:b]
     return px
 
 
 def stitched_weights(inp, choices: list[Choice]) -> pd.DataFrame:
     """Target weights on every test decision session: window k's rows from window k's parameters, computed
     on the signal rows up to the end of window k only."""
-    from ..run import _gold_swap
-
     parts = []
     for ch in choices:
         w = ch.window
-        sig = inp.signals.iloc[: w.test_b]
-        wk = _gold_swap(inp.strategy.weights(sig, {**inp.base_params, **ch.params}), inp.gold)
+        wk = inp.resolved.weights({**inp.base_params, **ch.params}, inp.signals.iloc[: w.test_b])
         parts.append(wk.iloc[w.test_a : w.test_b])
     out = pd.concat(parts).fillna(0.0)
     return out.reindex(columns=[c for c in out.columns if c in inp.assets])
@@ -269,23 +273,13 @@ def stitched_weights(inp, choices: list[Choice]) -> pd.DataFrame:
 def stitch(inp, choices: list[Choice]):
     """Run the stitched targets and the benchmark through the engine: (result, benchmark result)."""
     from .. import engine
-    from ..run import benchmark_strategy
 
-    spec = inp.spec
+    rr = inp.resolved
     first, last = choices[0].window, choices[-1].window
     end = min(len(inp.dates), last.test_b + inp.exec_lag)
     px = _prices(inp, first.test_a, end)
-    kw = dict(
-        fees_bp=spec.fees_bp,
-        slippage_bp=spec.slippage_bp,
-        exec_lag=spec.exec_lag,
-        rebalance=spec.rebalance,
-        band=spec.band,
-        vol_target=spec.vol_target,
-    )
-    res = engine.backtest(stitched_weights(inp, choices), px, fallback=inp.strategy.fallback, **kw)
-    bstrat, bparams, _ = benchmark_strategy(spec.benchmark)
-    bres = engine.backtest(bstrat.weights(inp.signals.iloc[first.test_a : end], bparams), px, **kw)
+    res = engine.backtest(stitched_weights(inp, choices), px, inp.options, fallback=inp.strategy.fallback)
+    bres = engine.backtest(rr.benchmark_weights(inp.signals.iloc[first.test_a : end]), px, inp.options)
     return res, bres
 
 
@@ -310,14 +304,16 @@ def slice_metrics(result, lo: int, hi: int) -> dict:
     return {k: out[k] for k in (*ROW_METRICS, "days", "start", "end")}
 
 
-def rank_out_of_sample(inp, choices: list[Choice], metric: str) -> list[dict]:
+def rank_out_of_sample(inp, choices: list[Choice], metric: str, executor=None) -> list[dict]:
     """After every choice is made: each chosen combination's rank among all combinations run fresh over its
     test window's return sessions (1 = best), and the hindsight-best value there. Reporting only."""
     out = []
     T = len(inp.dates)
     for ch in choices:
         w = ch.window
-        res = _ev.evaluate(inp, window=(w.test_a, min(T, w.test_b + inp.exec_lag)), metric=metric, stats=False)
+        res = _ev.evaluate(
+            inp, window=(w.test_a, min(T, w.test_b + inp.exec_lag)), metric=metric, stats=False, executor=executor
+        )
         m = res.frame[metric].where(res.frame["valid"])
         mine = m.iloc[ch.combination]
         n = int(m.notna().sum())
@@ -397,23 +393,25 @@ def walk_forward(
     signals: pd.DataFrame | None = None,
     strategy=None,
     inputs=None,
+    executor=None,
 ) -> WalkForward:
     """Prepare once (or take ``inputs``), plan the windows, choose on each training window, run the stitched
     book and measure it. ``spec`` is a RunSpec (fixed params, costs, lag, schedule, gold, benchmark,
-    optional start/end of the whole period)."""
+    optional start/end of the whole period). ``executor``: where the sweeps of the windows run
+    (``research.executor``; the same numbers everywhere)."""
     import time
 
     from .sweep import prepare
 
     if metric not in _ev.METRICS:
-        raise UsageError(f"--metric {metric!r} is unknown", f"use one of: {', '.join(_ev.METRICS)}")
+        raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(_ev.METRICS)}", param="metric")
     t0 = time.perf_counter()
     inp = inputs if inputs is not None else prepare(store, spec, grid, signals=signals, strategy=strategy)
     windows = plan_windows(inp.dates, train, test, embargo, inp.exec_lag)
     check_grid_valid(inp)
-    choices = choose(inp, windows, metric)
+    choices = choose(inp, windows, metric, executor)
     res, bres = stitch(inp, choices)
-    ranks = rank_out_of_sample(inp, choices, metric)
+    ranks = rank_out_of_sample(inp, choices, metric, executor)
     a0 = windows[0].test_a
     per_window = []
     for ch, rk in zip(choices, ranks, strict=True):

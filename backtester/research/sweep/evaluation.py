@@ -102,24 +102,30 @@ def run_factors(
     """Run the kernel for ``factors`` (one chunk) on window ``wa``, filling the output rows in place
     (``cap_limit``: tests only, see ``kernel.run_chunk``)."""
     k = _kernel()
-    key = (id(factors.features), wa.a, wa.b)
-    if cache is not None and cache.get("key") == key:
-        feats, fchg, ev_ptr, ev_idx = cache["arrays"]
-    else:
-        feats = np.ascontiguousarray(factors.features[:, :, wa.a : wa.b])
-        fchg = feature_changes(feats)
-        T = len(wa.dates)
-        rows, idx = np.nonzero(fchg[:, :T] | wa.ev[None, :])  # per pattern, the rows that may trigger
-        ev_ptr = np.searchsorted(rows, np.arange(fchg.shape[0] + 1)).astype(np.int64)
-        ev_idx = idx.astype(np.int64)
-        if cache is not None:
-            cache.update(key=key, arrays=(feats, fchg, ev_ptr, ev_idx), ref=factors.features)
+    feats, fchg, ev_ptr, ev_idx = pattern_arrays(wa, factors, cache)
     k.run_chunk(
         feats, fchg, factors.pattern, factors.loadings, wa.close, wa.close_num, wa.fresh, wa.listed, wa.lchg, ev_ptr,
         ev_idx, wa.cashx, wa.growth / k.CAPITAL, wa.cret, wa.key, MODES[inp.rebalance], float(inp.band), wa.cov,
         np.nan if inp.vol_target is None else float(inp.vol_target), inp.fallback, inp.fees, inp.slippage,
         wa.edges, out, tim, blocks, status, _threads(), cap_limit,
     )  # fmt: skip
+
+
+def pattern_arrays(wa, factors, cache: dict | None = None) -> tuple:
+    """The kernel's per-pattern arrays of ``factors`` on window ``wa``: (features on the window, feature
+    changes, CSR of the rows where a rebalance may trigger); reused from ``cache`` for the same features."""
+    key = (id(factors.features), wa.a, wa.b)
+    if cache is not None and cache.get("key") == key:
+        return cache["arrays"]
+    feats = np.ascontiguousarray(factors.features[:, :, wa.a : wa.b])
+    fchg = feature_changes(feats)
+    T = len(wa.dates)
+    rows, idx = np.nonzero(fchg[:, :T] | wa.ev[None, :])  # per pattern, the rows that may trigger
+    ev_ptr = np.searchsorted(rows, np.arange(fchg.shape[0] + 1)).astype(np.int64)
+    ev_idx = idx.astype(np.int64)
+    if cache is not None:
+        cache.update(key=key, arrays=(feats, fchg, ev_ptr, ev_idx), ref=factors.features)
+    return feats, fchg, ev_ptr, ev_idx
 
 
 def _frame(inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, valid: np.ndarray) -> pd.DataFrame:
@@ -156,15 +162,17 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     keep_blocks: bool = False,
     stats: bool = True,
+    executor=None,
 ) -> SweepResult:
     """Every combination of ``inp`` on ``window`` = (a, b): session positions [a, b) or dates (inclusive),
-    None = all prepared sessions. ``metric`` ranks the rows; ``blocks`` (even) is the CSCV block count."""
+    None = all prepared sessions. ``metric`` ranks the rows; ``blocks`` (even) is the CSCV block count.
+    ``executor``: ``research.executor`` (None or local: here; dask: chunks as tasks, the same numbers)."""
     from . import overfit
 
     if metric not in METRICS:
-        raise UsageError(f"unknown metric {metric!r}", f"use one of: {', '.join(METRICS)}")
+        raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
     if blocks < 2 or blocks % 2:
-        raise UsageError(f"--pbo-blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)")
+        raise UsageError(f"blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)", param="blocks")
     _kernel()  # import (or compile, the first time ever) before the clock starts
     t_start = time.perf_counter()
     a, b = _window(inp, window)
@@ -176,17 +184,20 @@ def evaluate(
     tim = np.zeros((C, n))
     blk = np.zeros((C, max(S, 0), 2))
     status = np.full(C, -1, dtype=np.int8)
-    if inp.factors is None:  # the generic path builds dense weights per chunk: keep chunks small
-        chunk = min(chunk, 256)
-    done = 0
-    cache: dict = {}
-    while done < C:
-        hi = min(C, done + chunk)
-        f = inp.chunk_factors(done, hi)
-        run_factors(inp, wa, f, out[done:hi], tim[done:hi], blk[done:hi], status[done:hi], cache)
-        done = hi
-        if progress is not None:
-            progress(done, C)
+    if executor is not None and executor.name != "local":
+        _distributed(executor, inp, wa, out, tim, blk, status, progress)
+    else:
+        if inp.factors is None:  # the generic path builds dense weights per chunk: keep chunks small
+            chunk = min(chunk, 256)
+        done = 0
+        cache: dict = {}
+        while done < C:
+            hi = min(C, done + chunk)
+            f = inp.chunk_factors(done, hi)
+            run_factors(inp, wa, f, out[done:hi], tim[done:hi], blk[done:hi], status[done:hi], cache)
+            done = hi
+            if progress is not None:
+                progress(done, C)
     valid = status == 0
     frame = _frame(inp, out, tim, status, valid)
     higher = METRICS[metric]
@@ -239,6 +250,48 @@ def evaluate(
         elapsed=time.perf_counter() - t_start,
         block_sums=blk if keep_blocks else None,
     )
+
+
+_TASK_CACHE: dict = {}  # per worker process: the pattern arrays of the scattered factors
+
+
+def _chunk_task(inp: Inputs, wa, lo: int, hi: int) -> tuple:
+    """One task of a distributed sweep: combinations [lo, hi) -> (metric rows, held time, block sums,
+    status)."""
+    C = hi - lo
+    out = np.full((C, len(COLUMNS)), np.nan)
+    tim = np.zeros((C, len(inp.assets)))
+    blk = np.zeros((C, max(len(wa.edges) - 1, 0), 2))
+    status = np.full(C, -1, dtype=np.int8)
+    run_factors(inp, wa, inp.chunk_factors(lo, hi), out, tim, blk, status, _TASK_CACHE)
+    return out, tim, blk, status
+
+
+def _distributed(executor, inp: Inputs, wa, out, tim, blk, status, progress) -> None:
+    """Chunks of combinations as executor tasks; the prepared inputs (without the strategy object and the
+    signal frame) and the window arrays are sent once."""
+    from dataclasses import replace
+
+    from ..executor import DASK_CHUNK
+
+    if inp.factors is None:
+        raise UsageError(
+            f"--executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
+            "use --executor local for this strategy",
+        )
+    shared = (
+        executor.share(("inputs", id(inp)), lambda: replace(inp, strategy=None, signals=None, spec=None)),
+        executor.share(("window", id(inp), wa.a, wa.b, len(wa.edges)), lambda: wa),
+    )
+    C = inp.n_combos
+    ranges = [(lo, min(C, lo + DASK_CHUNK)) for lo in range(0, C, DASK_CHUNK)]
+    done = 0
+    for k, (o, t, b, s) in executor.map_chunks(_chunk_task, shared, ranges):
+        lo, hi = ranges[k]
+        out[lo:hi], tim[lo:hi], blk[lo:hi], status[lo:hi] = o, t, b, s
+        done += hi - lo
+        if progress is not None:
+            progress(done, C)
 
 
 def metrics_of(result: SweepResult, i: int, assets: list[str]) -> dict:

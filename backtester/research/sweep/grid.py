@@ -44,26 +44,26 @@ def _num(text: str, what: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise UsageError(f"{what} {text!r} is not a number", "write --grid name=start:stop:step") from None
+        raise UsageError(f"{what} {text!r} is not a number", "write grid name=start:stop:step", param="grid") from None
     if not math.isfinite(v):
-        raise UsageError(f"{what} {text!r} is not finite", "write --grid name=start:stop:step")
+        raise UsageError(f"{what} {text!r} is not finite", "write grid name=start:stop:step", param="grid")
     return v
 
 
 def _range(name: str, text: str, is_int: bool) -> list:
     parts = text.split(":")
     if len(parts) != 3:
-        raise UsageError(f"--grid {name}={text}: a range is start:stop:step", f"e.g. --grid {name}=0:0.5:0.05")
+        raise UsageError(f"grid {name}={text}: a range is start:stop:step", f"e.g. {name}=0:0.5:0.05", param="grid")
     start, stop, step = (
-        _num(p.strip(), f"--grid {name}: {w}") for p, w in zip(parts, ("start", "stop", "step"), strict=True)
+        _num(p.strip(), f"grid {name}: {w}") for p, w in zip(parts, ("start", "stop", "step"), strict=True)
     )
     if step <= 0:
-        raise UsageError(f"--grid {name}={text}: step must be > 0", "give a positive step; start <= stop")
+        raise UsageError(f"grid {name}={text}: step must be > 0", "give a positive step; start <= stop", param="grid")
     if start > stop:
-        raise UsageError(f"--grid {name}={text} is an empty range (start > stop)", "give start <= stop")
+        raise UsageError(f"grid {name}={text} is an empty range (start > stop)", "give start <= stop", param="grid")
     count = math.floor((stop - start) / step + 1e-9) + 1
     if count > MAX_RANGE_VALUES:
-        raise UsageError(f"--grid {name}={text} has {count:,} values", "use a larger step")
+        raise UsageError(f"grid {name}={text} has {count:,} values", "use a larger step", param="grid")
     if is_int and all(float(x).is_integer() for x in (start, stop, step)):
         return [int(start) + i * int(step) for i in range(count)]
     return [round(start + i * step, ROUND) for i in range(count)]
@@ -76,7 +76,9 @@ def parse_grid(items: list[str] | None, strategy, fixed: dict | None = None) -> 
     fixed = {k.lower() for k in (fixed or {})}
     for item in items or []:
         if "=" not in item:
-            raise UsageError(f"--grid {item!r} is not name=values", "write --grid name=v1,v2 or name=start:stop:step")
+            raise UsageError(
+                f"grid {item!r} is not name=values", "write name=v1,v2 or name=start:stop:step", param="grid"
+            )
         name, text = (s.strip() for s in item.split("=", 1))
         name = name.lower()
         if name not in strategy.params:
@@ -85,26 +87,31 @@ def parse_grid(items: list[str] | None, strategy, fixed: dict | None = None) -> 
                 f"its parameters are: {', '.join(strategy.params) or 'none'}",
             )
         if name in names:
-            raise UsageError(f"--grid {name} is given twice", "give each parameter once")
+            raise UsageError(f"grid {name} is given twice", "give each parameter once", param="grid")
         if name in fixed:
-            raise UsageError(f"{name} is both swept (--grid) and fixed (--param)", "drop one of them")
+            raise UsageError(
+                f"{name} is both swept (grid) and fixed (params)", "drop one of them", param=("grid", "params")
+            )
         p = strategy.params[name]
         if not text:
-            raise UsageError(f"--grid {name}= has no values", f"e.g. --grid {name}=v1,v2 or start:stop:step")
+            raise UsageError(f"grid {name}= has no values", f"e.g. {name}=v1,v2 or start:stop:step", param="grid")
         if ":" in text and p.type is not str:
             raw = _range(name, text, p.type is int)
         else:
             raw = [v.strip() for v in text.split(",")]
             if any(v == "" for v in raw):
-                raise UsageError(f"--grid {name}={text} has an empty value", "separate values with single commas")
+                raise UsageError(
+                    f"grid {name}={text} has an empty value", "separate values with single commas", param="grid"
+                )
         parsed = [p.parse(name, v) for v in raw]
         parsed = list(dict.fromkeys(parsed))  # duplicates would only be evaluated twice
         names.append(name)
         values.append(tuple(parsed))
     if not names:
         raise UsageError(
-            f"no --grid for strategy {strategy.name}",
+            f"no grid for strategy {strategy.name}",
             f"sweep at least one of its parameters: {', '.join(strategy.params) or 'none'}",
+            param="grid",
         )
     return Grid(tuple(names), tuple(values))
 
@@ -112,12 +119,15 @@ def parse_grid(items: list[str] | None, strategy, fixed: dict | None = None) -> 
 def check_size(grid: Grid, max_combinations: int) -> int:
     n = grid.size
     if max_combinations < 1:
-        raise UsageError(f"--max-combinations {max_combinations} is below 1", "give a positive maximum")
+        raise UsageError(
+            f"max_combinations {max_combinations} is below 1", "give a positive maximum", param="max_combinations"
+        )
     if n > max_combinations:
         sizes = " x ".join(f"{len(v)} {k}" for k, v in zip(grid.names, grid.values, strict=True))
         raise UsageError(
             f"the grid has {n:,} combinations ({sizes}), more than the maximum {max_combinations:,}",
-            "use coarser steps or raise --max-combinations",
+            "use coarser steps or raise max_combinations",
+            param="max_combinations",
         )
     return n
 

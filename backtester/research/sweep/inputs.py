@@ -1,10 +1,10 @@
 """Prepared sweep inputs: the window, prices, signals and factor-form weights of ``run_backtest``, once.
 
-:func:`prepare` resolves the run exactly as :func:`backtester.run.run_backtest` does (same checks, same
-benchmark, same window rule, same ``market.load_prices``, same signal frame reindexed onto the price
-dates, same gold swap, weight columns without a price dropped), with ONE difference: the window is that
-of the union of the assets any combination may hold (plus the benchmark's), so every combination is
-measured on the same sessions. A combination whose own assets are that union (the thesis strategies
+:func:`prepare` resolves the run with :func:`backtester.run.resolve`, the step ``run_backtest`` uses (same
+checks, same benchmark, same window rule, same ``market.load_prices``, same signal frame reindexed onto
+the price dates, same gold swap, weight columns without a price dropped), with ONE difference: the
+assets held are the union of those any combination may hold (plus the benchmark's), so every
+combination is measured on the same sessions. A combination whose own assets are that union (the thesis strategies
 always; static-mix when each swept weight is > 0) gets exactly ``hedge backtest``'s default window;
 any other equals ``hedge backtest --start S --end E`` with the sweep's window ``S .. E``.
 
@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ...constants import CASH, REBALANCE, VOL_WINDOW
+from ...engine import ExecOptions
 from ...errors import UsageError
 from ...strategies.factors import Factors, for_strategy, per_combination
 from .grid import Combos, Grid
 
-CASH = "CASH"
-MODES = {"change": 0, "monthly": 1, "weekly": 2, "band": 3}
-VOL_WINDOW = 60
+MODES = {name: i for i, name in enumerate(REBALANCE)}  # the kernel's code of each rebalance rule
 
 
 @dataclass
@@ -39,10 +39,7 @@ class Inputs:
     cash: np.ndarray  # (T,) CASH index
     fees: np.ndarray  # (n,) fractions
     slippage: np.ndarray  # (n,) fractions
-    exec_lag: int
-    rebalance: str
-    band: float
-    vol_target: float | None
+    options: ExecOptions  # lag, rebalance rule, band, vol target (and the costs asked for)
     fallback: int  # asset index, -1 = CASH
     combos: Combos | list  # full params per combination
     factors: Factors | None  # all combinations at once, columns = assets (None: computed per chunk)
@@ -55,6 +52,23 @@ class Inputs:
     benchmark_label: str | None = None
     notes: list[str] = field(default_factory=list)
     gold: str = "GLD"
+    resolved: object = None  # the backtester.run.ResolvedRun behind these inputs (None from from_prices)
+
+    @property
+    def exec_lag(self) -> int:
+        return self.options.exec_lag
+
+    @property
+    def rebalance(self) -> str:
+        return self.options.rebalance
+
+    @property
+    def band(self) -> float:
+        return self.options.band
+
+    @property
+    def vol_target(self) -> float | None:
+        return self.options.vol_target
 
     @property
     def n_combos(self) -> int:
@@ -84,28 +98,20 @@ def from_prices(
     prices: pd.DataFrame,
     factors: Factors,
     combos,
+    options: ExecOptions | None = None,
     *,
-    fees_bp=None,
-    slippage_bp=None,
-    exec_lag: int = 1,
-    rebalance: str = "change",
-    band: float = 0.05,
-    vol_target: float | None = None,
     fallback: str = CASH,
 ) -> Inputs:
-    """Inputs from a price frame (``engine.backtest``'s ``prices``) and factors on its rows."""
+    """Inputs from a price frame (``engine.backtest``'s ``prices``), factors on its rows and the execution
+    options (``engine.backtest``'s, checked the same way)."""
     from ... import engine
-    from ...data.market import check_holdable
 
-    exec_lag = engine.check_exec_lag(exec_lag)
-    band, vol_target = engine.check_schedule(rebalance, band, vol_target)
-    px = engine._check_prices(prices)
+    options = options if options is not None else ExecOptions()
+    px = engine.check_prices(prices)
     assets = [c for c in px.columns if c != CASH]
-    check_holdable([fallback])
-    if fallback != CASH and fallback not in assets:
-        raise UsageError(f"fallback {fallback} has no prices", "use CASH or an asset with a price column")
-    fees = engine._bp_map(fees_bp, engine.FEES_BP, assets, "fees") / 10_000.0
-    slip = engine._bp_map(slippage_bp, engine.SLIPPAGE_BP, assets, "slippage") / 10_000.0
+    fallback = engine.check_fallback(fallback, assets)
+    fees_bp, slip_bp = options.costs(assets)
+    fees, slip = fees_bp / 10_000.0, slip_bp / 10_000.0
     if factors.features.shape[2] != len(px):
         raise ValueError("factors must have one feature value per price row")
     return Inputs(
@@ -115,10 +121,7 @@ def from_prices(
         cash=px[CASH].to_numpy(float),
         fees=fees,
         slippage=slip,
-        exec_lag=int(exec_lag),
-        rebalance=rebalance,
-        band=band,
-        vol_target=vol_target,
+        options=options,
         fallback=-1 if fallback == CASH else assets.index(fallback),
         combos=combos,
         factors=factors.restrict(assets),
@@ -126,72 +129,42 @@ def from_prices(
 
 
 def _universe(strat, combos: Combos, gold: str) -> list[str]:
-    if strat.assets is None:
-        return []
+    """The union of the assets any combination may hold (``GLD`` held as ``gold``), in first-seen order."""
+    from ...run import strategy_assets
+
     seen: dict[str, None] = {}
     cache: set = set()
     for p in combos:
-        a = tuple(strat.assets(p))
+        a = tuple(strat.assets(p)) if strat.assets is not None else ()
         if a in cache:
             continue
         cache.add(a)
-        for x in a:
-            seen.setdefault(gold if x == "GLD" else x)
+        for x in strategy_assets(strat, p, gold):
+            seen.setdefault(x)
     return list(seen)
 
 
 def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None) -> Inputs:
     """Resolve ``spec`` (a RunSpec: fixed params, costs, window, lag, schedule, gold, benchmark) and ``grid``
-    as ``run_backtest`` would, load prices and signals once, and build the factor-form weights."""
+    with :func:`backtester.run.resolve` (holding the union of the grid's assets), load prices and signals
+    once, and build the factor-form weights."""
     from ... import run as runmod
-    from ... import signals as sig
     from ... import strategy as st
-    from ...data import market
-    from ...engine import check_schedule
 
-    runmod._check_spec(spec)
-    band, vol_target = check_schedule(spec.rebalance, spec.band, spec.vol_target)
+    spec.check()
     strat = strategy or st.get(spec.strategy, spec.strategies_dir)
     base = strat.resolve(spec.params)
     combos = Combos(grid, base)
-    bstrat, bparams, blabel = runmod.benchmark_strategy(spec.benchmark)
-    assets = _universe(strat, combos, spec.gold)
-    universe = list(dict.fromkeys(assets + list(bstrat.assets(bparams))))
-    market.check_holdable(universe, store)
-    start, end, notes = runmod._window(store, spec, universe or ["GLD"])
-    prices, pnotes = market.load_prices(store, universe, start, end)
-    if not spec.end:
-        pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
-    notes += pnotes
-    if signals is None:
-        signals = sig.compute(store)
-    s = signals.reindex(prices.index)
+    rr = runmod.resolve(store, spec, strategy=strat, signals=signals, assets=_universe(strat, combos, spec.gold))
+    prices, s = rr.prices, rr.signals
     factors = None
     if strat.sweep_fn is not None:
         bare = s.copy(deep=False)
         bare.attrs = {}  # pandas deep-copies attrs on every operation: ~0.3 ms per call, 1e5 calls
         factors = for_strategy(strat, bare, combos)
         factors = _align(factors, [c for c in prices.columns if c != CASH], spec.gold)
-    bf = for_strategy(bstrat, s, [bparams])
-    fb = strat.fallback
-    from ...costs import resolve as resolve_costs
-
-    fees, slips, _ = resolve_costs(
-        store, [c for c in prices.columns if c != CASH], spec.fees_bp, spec.slippage_bp,
-        {a: tuple(v) for a, v in spec.costs.items()},
-    )  # fmt: skip
-    inp = from_prices(
-        prices,
-        bf if factors is None else factors,
-        combos,
-        fees_bp=fees,
-        slippage_bp=slips,
-        exec_lag=spec.exec_lag,
-        rebalance=spec.rebalance,
-        band=band,
-        vol_target=vol_target,
-        fallback=fb,
-    )
+    bf = for_strategy(rr.benchmark, s, [rr.benchmark_params])
+    inp = from_prices(prices, bf if factors is None else factors, combos, rr.options, fallback=strat.fallback)
     if factors is None:
         inp.factors = None
     inp.strategy = strat
@@ -200,9 +173,10 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     inp.grid = grid
     inp.base_params = base
     inp.benchmark = bf.restrict(inp.assets)
-    inp.benchmark_label = blabel
-    inp.notes = notes
+    inp.benchmark_label = rr.benchmark_label
+    inp.notes = list(rr.notes)
     inp.gold = spec.gold
+    inp.resolved = rr
     return inp
 
 

@@ -35,11 +35,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ...constants import PERIODS, VOL_WINDOW
+
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
 CAPITAL = 1e6
-PERIODS = 252
-VOL_WINDOW = 60
 SUM_TOL = 1e-9
 NEG_TOL = 1e-12
 CHANGE_TOL = 1e-12
@@ -543,16 +543,7 @@ def run_chunk(
     C = pattern.shape[0]
     T, n = close.shape
     nblk = (C + BLOCK - 1) // BLOCK
-    # rebalances per combination: at most one per row where one may trigger (a pending one fills before the
-    # next trigger), when only those rows are visited; any row otherwise
-    cap = T
-    if np.isnan(vol_target) and mode != BAND:
-        most = 0
-        for p in range(ev_ptr.shape[0] - 1):
-            most = max(most, ev_ptr[p + 1] - ev_ptr[p])
-        cap = min(T, most + 1)
-    if cap_limit > 0:
-        cap = min(cap, cap_limit)
+    cap = trade_cap(ev_ptr, T, mode, vol_target, cap_limit)
     parts = max(1, min(parts, nblk))
     for w in prange(parts):
         tr_t = np.empty((BLOCK, cap + 1), dtype=np.int64)
@@ -561,22 +552,51 @@ def run_chunk(
         for k in range(w, nblk, parts):
             lo = k * BLOCK
             m = min(C, lo + BLOCK) - lo
-            ok = _rebalances(
+            bt, bc, bp = block_trades(
                 lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
                 cashx, key, mode, band, cov, vol_target, fallback, fees, slip, out, status, tr_t, tr_cash, tr_pos,
             )  # fmt: skip
-            if ok:
-                _value_block(lo, m, close_num, gscale, cret, edges, tr_t, tr_cash, tr_pos, status, out, tim, blocks)
-            else:  # never expected (cap bounds the rebalances): redo the block with buffers for every row
-                big_t = np.empty((BLOCK, T + 1), dtype=np.int64)
-                big_cash = np.empty((BLOCK, T))
-                big_pos = np.empty((BLOCK, T, n))
-                _rebalances(
-                    lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
-                    cashx, key, mode, band, cov, vol_target, fallback, fees, slip, out, status, big_t, big_cash,
-                    big_pos,
-                )  # fmt: skip
-                _value_block(lo, m, close_num, gscale, cret, edges, big_t, big_cash, big_pos, status, out, tim, blocks)
+            _value_block(lo, m, close_num, gscale, cret, edges, bt, bc, bp, status, out, tim, blocks)
+
+
+@njit(cache=True)
+def trade_cap(ev_ptr, T, mode, vol_target, cap_limit):
+    """Rows of the trade buffers: at most one rebalance per row where one may trigger (a pending one fills
+    before the next trigger) when only those rows are visited; any row otherwise (``cap_limit`` > 0 caps it:
+    tests of the fallback)."""
+    cap = T
+    if np.isnan(vol_target) and mode != BAND:
+        most = 0
+        for p in range(ev_ptr.shape[0] - 1):
+            most = max(most, ev_ptr[p + 1] - ev_ptr[p])
+        cap = min(T, most + 1)
+    if cap_limit > 0:
+        cap = min(cap, cap_limit)
+    return cap
+
+
+@njit(cache=True)
+def block_trades(
+    lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, key, mode,
+    band, cov, vol_target, fallback, fees, slip, out, status, tr_t, tr_cash, tr_pos,
+):  # fmt: skip
+    """``_rebalances`` of one block into the given trade buffers, or (never expected: ``trade_cap`` bounds
+    the rebalances) into new buffers with a row for every day; returns the buffers that hold them."""
+    ok = _rebalances(
+        lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, key,
+        mode, band, cov, vol_target, fallback, fees, slip, out, status, tr_t, tr_cash, tr_pos,
+    )  # fmt: skip
+    if ok:
+        return tr_t, tr_cash, tr_pos
+    T, n = close.shape
+    big_t = np.empty((BLOCK, T + 1), dtype=np.int64)
+    big_cash = np.empty((BLOCK, T))
+    big_pos = np.empty((BLOCK, T, n))
+    _rebalances(
+        lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, key,
+        mode, band, cov, vol_target, fallback, fees, slip, out, status, big_t, big_cash, big_pos,
+    )  # fmt: skip
+    return big_t, big_cash, big_pos
 
 
 @njit(cache=True)

@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-DEFAULT_SINCE = "2025-10-14"
+from ...constants import ESSAY_DATE
+
+DEFAULT_SINCE = ESSAY_DATE
 
 
 @dataclass

@@ -12,11 +12,11 @@ import datetime as _dt
 import numpy as np
 import pandas as pd
 
+from ...constants import CASH, ESSAY_DATE
 from ...errors import DataError, UsageError
 
 DAYS_PER_MONTH = 365.25 / 12.0
 RETURN_ASSETS: tuple[str, ...] = ("GLD", "LBMA_GOLD", "BTC-USD", "SPY")
-CASH = "CASH"
 
 
 def iso(ts) -> str | None:
@@ -47,11 +47,14 @@ def essay_session(since: pd.Timestamp, signal_frame: pd.DataFrame) -> pd.Timesta
     pos = idx.searchsorted(pd.Timestamp(since), side="left")
     if pos >= len(idx):
         raise UsageError(
-            f"--since {since.date()} is after the data's last decision date {idx[-1].date()}",
-            "give an earlier date, e.g. 2025-10-14",
+            f"since {since.date()} is after the data's last decision date {idx[-1].date()}",
+            f"give an earlier date, e.g. {ESSAY_DATE}",
+            param="since",
         )
     if pos == 0:
-        raise UsageError(f"--since {since.date()} is before the signal history ({idx[0].date()})", "give a later date")
+        raise UsageError(
+            f"since {since.date()} is before the signal history ({idx[0].date()})", "give a later date", param="since"
+        )
     return idx[pos]
 
 
@@ -181,7 +184,8 @@ def asset_returns(store, session: pd.Timestamp) -> tuple[dict, dict[str, pd.Seri
         if c.empty:
             raise UsageError(
                 f"{a} has no price on or after {session.date()}",
-                f"its last close is {full.index[-1].date()}: give an earlier --since",
+                f"its last close is {full.index[-1].date()}: give an earlier since",
+                param="since",
             )
         closes[a] = c
     closes[CASH] = _cash_curve(series(store, "DFF"), session)
