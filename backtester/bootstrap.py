@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .constants import PERIODS
-from .errors import UsageError
+from .errors import DataError, UsageError
 
 MIN_DAYS = 20
 _CELLS_PER_CHUNK = 2_000_000
@@ -165,3 +165,19 @@ def sharpe_difference_test(
         "mean_excess": _summary(obs_mean, m_draws, level),
         "h0": "difference <= 0 (one-sided; centred stationary block bootstrap, percentile interval)",
     }
+
+
+COLUMNS = ("strategy", "benchmark", "cash")
+
+
+def significance_of_returns(returns: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
+    """The bootstrap result for a frame with ``strategy``, ``benchmark`` and ``cash`` daily returns."""
+    missing = [c for c in COLUMNS if c not in returns.columns]
+    if missing:
+        raise DataError(f"returns lack column(s) {', '.join(missing)}", "run the backtest again to rewrite them")
+    r = returns.loc[:, list(COLUMNS)].astype(float)
+    out = sharpe_difference_test(r["strategy"], r["benchmark"], r["cash"], n_boot=n_boot, seed=seed)
+    idx = r.dropna().index
+    out["start"] = pd.Timestamp(idx[0]).date().isoformat() if len(idx) else None
+    out["end"] = pd.Timestamp(idx[-1]).date().isoformat() if len(idx) else None
+    return out

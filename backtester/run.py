@@ -167,6 +167,21 @@ class Run:
     data: dict
     path: Path | None = None
 
+    @property
+    def returns(self) -> pd.Series:
+        """Daily returns of the strategy (after costs), on the run's sessions."""
+        return self.result.returns
+
+    @property
+    def weights(self) -> pd.DataFrame:
+        """Weights held at each close (after trading), CASH included."""
+        return self.result.weights
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """Every fill: date, asset, side, units, size, value, price, fees, slippage, cost."""
+        return self.result.trades
+
     def summary(self) -> dict:
         return {
             "run_id": self.run_id,
@@ -276,7 +291,20 @@ def resolve(
     bstrat, bparams, blabel = benchmark_strategy(spec.benchmark)
     own = list(assets) if assets is not None else strategy_assets(strat, params, spec.gold)
     universe = list(dict.fromkeys(own + list(bstrat.assets(bparams))))
+    for a in own:
+        try:
+            market.check_holdable([a], store)
+        except UsageError as e:
+            raise UsageError(f"strategy {strat.name}: {e.what}", e.fix) from None
     market.check_holdable(universe, store)
+    have = set(market.holdable_assets(store))
+    for a in universe:
+        if a not in have:
+            who = f"strategy {strat.name}" if a in own else f"benchmark {blabel}"
+            raise UsageError(
+                f"{who} holds {a}, which has no prices in the store {store.root}",
+                f"import its prices (`hedge data import` / `hedge data pull --series {a}`) or hold another asset",
+            )
     costs_note = None
     if window:  # per-asset costs: class defaults, --fees-bp/--slippage-bp, --cost (backtester.costs)
         from dataclasses import replace
@@ -370,7 +398,7 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         r.trades.to_csv(tmp / "trades.csv", index=False, float_format="%.10g")
         sc = [c for c in signal_columns(run.signals)]
         run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
-        from .research.significance import significance_of_returns
+        from .bootstrap import significance_of_returns
 
         try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
             significance = significance_of_returns(rets)

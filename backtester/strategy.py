@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .constants import CASH
 from .errors import UsageError
 
 
@@ -70,8 +71,9 @@ class Strategy:
     params: Mapping[str, Param]
     fn: Callable[[pd.DataFrame, dict], pd.DataFrame]
     uses: tuple[str, ...] = ()
-    fallback: str = "CASH"  # where the weight of an asset without a price goes
-    assets: Callable[[dict], tuple[str, ...]] | None = None  # holdable assets the weights may name
+    fallback: str = CASH  # where the weight of an asset without a price goes
+    # the holdable assets the weights may name (required for any non-CASH weight: an undeclared one is an error)
+    assets: Callable[[dict], tuple[str, ...]] | None = None
     source: str = field(default="built-in", compare=False)
     # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.strategies.factors.Factors, the
     # weights of many parameter sets at once; must agree with ``fn`` (without it the sweep calls ``fn``)
@@ -88,8 +90,44 @@ class Strategy:
         return {k: (p.parse(k, given[k]) if k in given else p.default) for k, p in self.params.items()}
 
     def weights(self, signals: pd.DataFrame, params: Mapping[str, object]) -> pd.DataFrame:
-        w = self.fn(signals, dict(params)).reindex(signals.index).fillna(0.0).astype(float)
-        return w
+        """Target weights on the rows of ``signals`` (NaN -> 0), after :meth:`check_weights`."""
+        raw = self.fn(signals, dict(params))
+        self.check_weights(raw, params)
+        return raw.reindex(signals.index).fillna(0.0).astype(float)
+
+    def declared(self, params: Mapping[str, object]) -> tuple[str, ...]:
+        """The holdable assets the strategy declares for ``params`` (``assets=``; none without it)."""
+        return tuple(self.assets(dict(params))) if self.assets is not None else ()
+
+    def check_weights(self, raw, params: Mapping[str, object]) -> None:
+        """The extension contract (UsageError naming the strategy and the asset): the weights are a DataFrame
+        whose columns are holdable assets the strategy declares (``assets=``), and no column is all NaN."""
+        from .data.catalog import HOLDABLE
+
+        if not isinstance(raw, pd.DataFrame):
+            raise UsageError(
+                f"strategy {self.name} returned {type(raw).__name__}, not a DataFrame of weights",
+                "return a DataFrame: one row per signal date, one column per asset",
+            )
+        declared = set(self.declared(params)) | {CASH}
+        for col in raw.columns:
+            a = str(col)
+            if a not in HOLDABLE and a not in declared:  # a declared non-catalog id: a user price (resolve checks)
+                raise UsageError(
+                    f"strategy {self.name} names unknown asset {a!r} in its weights",
+                    f"hold one of: {', '.join(HOLDABLE)}",
+                )
+            if a not in declared:
+                have = ", ".join(sorted(declared - {CASH})) or "none"
+                raise UsageError(
+                    f"strategy {self.name} has weights for {a}, an asset it does not declare (declared: {have})",
+                    f"add it to the strategy's assets=, e.g. assets=lambda p: ({a!r},)",
+                )
+            if len(raw) and raw[col].isna().all():
+                raise UsageError(
+                    f"strategy {self.name} gives {a} no weight on any date (all NaN)",
+                    "give numbers (0 for none); NaN is only for an unknown input",
+                )
 
     def unknown_share(self, signals: pd.DataFrame) -> float:
         cols = [c for c in self.uses if c in signals.columns]
@@ -128,31 +166,58 @@ def _from_module(mod) -> list[Strategy]:
     return found
 
 
-def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
-    import backtester.strategies as builtin
+_BUILTIN: dict[str, Strategy] = {}
+_USER: dict[tuple, dict[str, Strategy]] = {}
 
+
+def _builtins() -> dict[str, Strategy]:
+    """The built-in strategies (``backtester.strategies``), collected once per process."""
+    if not _BUILTIN:
+        import backtester.strategies as builtin
+
+        found: dict[str, Strategy] = {}
+        for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda i: i.name):
+            for s in _from_module(importlib.import_module(f"backtester.strategies.{info.name}")):
+                found[s.name] = s
+        _BUILTIN.update(found)
+    return _BUILTIN
+
+
+def _user(d: Path) -> dict[str, Strategy]:
+    """The strategies of a user folder, loaded once per process for a given folder and set of files (a file
+    added or changed since is loaded again)."""
+    paths = sorted(d.glob("*.py"))
+    key = (str(d.resolve()), tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths))
+    if key in _USER:
+        return _USER[key]
     out: dict[str, Strategy] = {}
-    for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda i: i.name):
-        for s in _from_module(importlib.import_module(f"backtester.strategies.{info.name}")):
-            out[s.name] = s
+    for path in paths:
+        modname = f"hedge_user_strategies.{path.stem}"
+        spec = importlib.util.spec_from_file_location(modname, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as e:  # noqa: BLE001 - a user's module: report it in one line
+            raise UsageError(
+                f"strategy module {path} failed to load: {type(e).__name__}: {e}",
+                "fix the module or remove it from the folder",
+            ) from None
+        for s in _from_module(mod):
+            out[s.name] = Strategy(**{**s.__dict__, "source": str(path)})
+    _USER[key] = out
+    return out
+
+
+def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
+    """Every strategy by name: the built-ins, then those of ``strategies_dir`` (a user's folder of modules
+    defining ``STRATEGY`` / ``STRATEGIES``; a name there replaces a built-in). Built once per process."""
+    out = dict(_builtins())
     if strategies_dir:
         d = Path(strategies_dir)
         if not d.is_dir():
             raise UsageError(f"strategies folder {d} does not exist", "pass a folder of strategy modules")
-        for path in sorted(d.glob("*.py")):
-            modname = f"hedge_user_strategies.{path.stem}"
-            spec = importlib.util.spec_from_file_location(modname, path)
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[modname] = mod
-            try:
-                spec.loader.exec_module(mod)
-            except Exception as e:  # noqa: BLE001 - a user's module: report it in one line
-                raise UsageError(
-                    f"strategy module {path} failed to load: {type(e).__name__}: {e}",
-                    "fix the module or remove it from the folder",
-                ) from None
-            for s in _from_module(mod):
-                out[s.name] = Strategy(**{**s.__dict__, "source": str(path)})
+        out.update(_user(d))
     return out
 
 

@@ -35,22 +35,7 @@ def _root(
     """Fed-liquidity macro-hedge backtester."""
 
 
-from . import data as _data  # noqa: E402,F401  (registers commands)
-
-
-def _register_optional():
-    """Command modules added by later work register themselves when present."""
-    import importlib
-
-    for name in ("signals", "backtest", "report", "sweep", "research", "walkforward"):
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-
-
-_register_optional()
+from . import backtest, data, report, research, signals, sweep, walkforward  # noqa: E402,F401  (register commands)
 
 
 def _err(line: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated
 
 import typer
@@ -125,8 +124,8 @@ def backtest_cmd(
     fmt: FormatOpt = Format.table,
 ):
     """Backtest a strategy against a benchmark on the store's data, with costs, and save the run."""
-    from ..paths import reports_dir as resolve_reports
-    from ..run import run_backtest, save_run
+    from .. import api
+    from ..run import run_backtest
 
     spec = common.run_spec(
         strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
@@ -137,17 +136,17 @@ def backtest_cmd(
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
     store = common.open_store(data_dir)
     run = run_backtest(store, spec)
-    from . import ARGV
-
-    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
-    path = save_run(run, resolve_reports(reports_dir), command=command)
+    command = common.command_line()
+    if report:
+        written = api.report(run, reports_dir, title=title, command=command)
+        path = run.path
+    else:
+        path = api.save(run, reports_dir, command=command)
     if export_weights:
         run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
     out = {**run.summary(), "run_dir": str(path)}
     if report:
-        from ..report import write_report
-
-        out["report"] = str(write_report(path, title=title))
+        out["report"] = str(written)
     if fmt is Format.json:
         common.emit_json(out)
         return

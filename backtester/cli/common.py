@@ -54,13 +54,19 @@ def as_flags(e: HedgeError) -> HedgeError:
 
 
 def open_store(data_dir: str | None, *, must_exist: bool = True):
-    from ..data.store import Store
-    from ..paths import data_dir as resolve
+    """``backtester.api.open_store``: ``--data-dir``, else $HEDGE_DATA_DIR, else the per-user store."""
+    from ..api import open_store as open_
 
-    store = Store(resolve(data_dir))
-    if must_exist:
-        store.require()
-    return store
+    return open_(data_dir, must_exist=must_exist)
+
+
+def command_line() -> str:
+    """The command being run, as recorded in run manifests (``hedge backtest seed-thesis ...``)."""
+    import shlex
+
+    from . import ARGV
+
+    return "hedge " + " ".join(shlex.quote(a) for a in ARGV)
 
 
 def parse_date(value: str | None, what: str):

@@ -79,46 +79,12 @@ def import_(
         common.table("files not imported", ["file", "why"], [[s["file"], s["reason"]] for s in skipped])
 
 
-def status_rows(store) -> tuple[str, list[dict]]:
-    import pandas as pd
-
-    from ..data import catalog
-
-    asof = store.last_common_date()
-    rows = []
-    user = store.user_specs()
-    for sid in store.ids():
-        if sid not in catalog.CATALOG and sid not in user:
-            continue
-        spec, m = store.spec(sid), store.meta(sid)
-        lag = int((asof - pd.Timestamp(m["last"])).days)
-        rows.append(
-            {
-                "series": sid,
-                "user": spec.user,
-                "kind": "price" if spec.kind == "price" else "series",
-                "holdable": spec.holdable,
-                "calendar": spec.calendar if spec.kind == "price" else None,
-                "available": m.get("declaration", {}).get("available") or spec.rule,
-                "source": m["source"].split(":")[0],
-                "units": spec.units,
-                "frequency": spec.frequency,
-                "first": m["first"],
-                "last": m["last"],
-                "rows": m["rows"],
-                "fetched_at": m["fetched_at"],
-                "days_behind": lag,
-                "staleness_limit_days": spec.staleness_days,
-                "stale": lag > spec.staleness_days,
-            }
-        )
-    return str(asof.date()), rows
-
-
 @data_app.command("status")
 def status(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table):
     """Every stored series: source, units, first/last date, rows, staleness against its frequency."""
     store = common.open_store(data_dir)
+    from ..data.store import status_rows
+
     asof, rows = status_rows(store)
     missing = sorted(set(__import__("backtester.data.catalog", fromlist=["x"]).CATALOG) - {r["series"] for r in rows})
     if fmt is Format.json:

@@ -24,24 +24,6 @@ def _check_export(path: str) -> Path:
     return p
 
 
-def resolve_asof(frame, store, asof: str | None):
-    """The decision date: ``--asof`` (or the store's last common date) mapped to the last NYSE session on or
-    before it; a date outside the data is a UsageError."""
-    import pandas as pd
-
-    from ..data.calendar import session_on_or_before
-
-    when = common.parse_date(asof, "--asof") if asof is not None else store.last_common_date()
-    first, last = frame.index[0], pd.Timestamp(frame.attrs.get("data_end", frame.index[-1]))
-    session = session_on_or_before(when)
-    if session is None or session < first or when > last:
-        raise UsageError(
-            f"--asof {when.date()} is outside the data ({first.date()} to {last.date()})",
-            f"give a date between {first.date()} and {last.date()}",
-        )
-    return session
-
-
 def _fmt(key: str, rec: dict) -> str:
     from ..signals import SIGNALS
 
@@ -94,7 +76,9 @@ def signals_cmd(
     export_path = _check_export(export) if export else None
     store = common.open_store(data_dir)
     frame = signals.compute(store)
-    when = resolve_asof(frame, store, asof)
+    from ..signals import resolve_asof
+
+    when = resolve_asof(frame, store, common.parse_date(asof, "--asof"))
 
     if plot_path or export_path:
         wrote = []

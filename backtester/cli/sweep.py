@@ -9,7 +9,6 @@ data is read.
 from __future__ import annotations
 
 import math
-import shlex
 from typing import Annotated
 
 import typer
@@ -38,10 +37,6 @@ TABLE_METRICS = [
     ("max_drawdown", "max DD", "pct"), ("total_return", "total", "pct"), ("sortino", "Sortino", "num"),
     ("turnover", "turnover", "num"), ("costs", "costs", "pct"),
 ]  # fmt: skip
-ROW_KEYS = [
-    "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "turnover",
-    "turnover_total", "costs", "costs_annual", "rebalances",
-]  # fmt: skip
 
 
 GridOpt = Annotated[
@@ -69,28 +64,11 @@ WorkersOpt = Annotated[
 
 
 def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir):
-    """The checks on the strategy, ``--param``, ``--grid``, its size and ``--metric`` (UsageError), before any
-    data is read; returns (the Strategy, the Grid). Shared with ``hedge walkforward``."""
-    from .. import strategy as st
-    from ..research.sweep import check_size, parse_grid
-    from ..research.sweep.evaluation import METRICS
+    """``research.sweep.outcome.check_args`` (shared with ``hedge walkforward``): (the Strategy, the Grid)."""
+    from ..research.sweep.outcome import check_args
 
-    strat = st.get(strategy, strategies_dir)
-    fixed = st.parse_params(param)
-    strat.resolve(fixed)
-    g = parse_grid(grid, strat, fixed)
-    check_size(g, max_combinations)
-    if metric not in METRICS:
-        raise UsageError(f"--metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}")
+    strat, _, g = check_args(strategy, grid, param, metric, max_combinations, strategies_dir)
     return strat, g
-
-
-def _row(frame, i, names, assets) -> dict:
-    r = frame.loc[i]
-    out = {"combination": int(i), "params": {k: common.plain(r[k]) for k in names}}
-    out.update({k: common.plain(r[k]) for k in ROW_KEYS})
-    out["time_in_market"] = {a: common.plain(r[f"time_in_{a}"]) for a in assets}
-    return out
 
 
 def _progress():
@@ -205,52 +183,20 @@ def sweep_cmd(
     )  # fmt: skip
 
     from ..research import executor as exmod
-    from ..research.sweep import evaluate, prepare
+    from ..research.sweep.outcome import run_sweep, summary
 
     exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
-    inp = prepare(store, spec, g, strategy=strat)
     cb, stop = _progress()
     try:
         with exmod.make(executor, scheduler, workers) as ex:
-            res = evaluate(inp, metric=metric, blocks=pbo_blocks, progress=cb, executor=ex)
+            inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=pbo_blocks, progress=cb,
+                                 executor=ex)  # fmt: skip
     finally:
         stop()
-    if res.n_valid == 0:
-        reasons = res.frame["invalid_reason"].value_counts().to_dict()
-        raise UsageError(
-            f"all {res.n_total:,} combinations are invalid ("
-            + ", ".join(f"{k}: {v:,}" for k, v in reasons.items())
-            + ")",
-            "keep the weights of each combination at most 1 in total (the rest is CASH)",
-        )
     names = list(g.names)
-    frame = res.frame
     top_rows = res.top(top)
-    out = {
-        "strategy_name": strategy,
-        "metric": metric,
-        "higher_is_better": res.higher_is_better,
-        "grid": g.as_dict(),
-        "fixed_params": {k: v for k, v in inp.base_params.items() if k not in names},
-        "period": {"start": res.start, "end": res.end},
-        "days": res.days,
-        "combinations": {
-            "total": res.n_total,
-            "valid": res.n_valid,
-            "invalid": res.n_invalid,
-            "invalid_reasons": {str(k): int(v) for k, v in frame["invalid_reason"].value_counts().items()},
-        },
-        "top": [_row(frame, i, names, inp.assets) for i in top_rows.index],
-        "best": _row(frame, res.best_index, names, inp.assets),
-        "deflated_sharpe": (res.deflated_sharpe or {}).get("deflated_sharpe"),
-        "deflated_sharpe_detail": res.deflated_sharpe,
-        "pbo": (res.pbo or {}).get("pbo"),
-        "pbo_detail": res.pbo,
-        "benchmark_name": inp.benchmark_label,
-        "benchmark": {k: res.benchmark.get(k) for k in ROW_KEYS if k != "rebalances"} if res.benchmark else None,
-        "notes": list(inp.notes),
-    }  # no timings in the json: the same sweep on the same data prints the same bytes
+    out = summary(inp, res, top)
     if spa:
         _spa(out, inp, res, top_rows, spa_reps, spa_against, seed, fmt)
     if heatmap is not None:
@@ -290,20 +236,15 @@ def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
 
 def _best_report(store, inp, res, out, title, reports_dir) -> dict:
     """Save the best combination's run (the sweep's statistics in its run.json) and write its tearsheet."""
-    from ..paths import reports_dir as resolve_reports
-    from ..report import write_report
+    from .. import api
     from ..research.sweep.best import best_run, sweep_record
-    from ..run import save_run
-    from . import ARGV
 
     run, warning = best_run(store, inp, res)
-    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
-    path = save_run(run, resolve_reports(reports_dir), command=command, extra=sweep_record(out))
-    rec = {"run_id": run.run_id, "run_dir": str(path)}
+    ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
+    page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=sweep_record(out))
+    rec = {"run_id": run.run_id, "run_dir": str(run.path), "report": str(page)}
     if warning:
         rec["warning"] = warning
-    ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
-    rec["report"] = str(write_report(path, title=ttl))
     return rec
 
 

@@ -10,7 +10,6 @@ on it) with a ``walkforward`` entry in run.json; its tearsheet is written unless
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated
 
 import typer
@@ -67,7 +66,6 @@ def walkforward_cmd(
     """Walk-forward test: choose the best grid parameters on each training window, trade them on the next
     test window only, and measure the stitched out-of-sample book against the benchmark. Without --grid,
     the thesis strategies use a default grid (printed with the results)."""
-    from .. import run as runmod
     from ..research import walkforward as W
 
     # every argument check first: nothing is read before the arguments are known to be valid
@@ -95,8 +93,6 @@ def walkforward_cmd(
 
     exmod.check(executor, scheduler, workers)
 
-    from ..paths import reports_dir as resolve_reports
-
     store = common.open_store(data_dir)
     with exmod.make(executor, scheduler, workers) as ex:
         wf = W.walk_forward(
@@ -104,20 +100,20 @@ def walkforward_cmd(
         )
     out = W.summary(wf, grid_source)
     run = W.as_run(store, wf)
-    from . import ARGV
+    from .. import api
 
-    command = "hedge " + " ".join(shlex.quote(a) for a in ARGV)
+    command = common.command_line()
     extra = {"walkforward": {k: v for k, v in out.items() if k not in ("elapsed_seconds",)}}
-    path = runmod.save_run(run, resolve_reports(reports_dir), command=command, extra=extra)
-    out["run_id"], out["run_dir"], out["report"] = run.run_id, str(path), None
+    page = None
     if report:
-        from ..report import write_report
-
         ttl = title or (
             f"{strategy} walk-forward, out of sample (train {dtrain.text}, embargo {dembargo.text}, "
             f"test {dtest.text}, best {metric})"
         )
-        out["report"] = str(write_report(path, title=ttl))
+        page = str(api.report(run, reports_dir, title=ttl, command=command, extra=extra))
+    else:
+        api.save(run, reports_dir, command=command, extra=extra)
+    out["run_id"], out["run_dir"], out["report"] = run.run_id, str(run.path), page
     if fmt is Format.json:
         common.emit_json(out)
         return

@@ -230,3 +230,42 @@ class Store:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def status_rows(store) -> tuple[str, list[dict]]:
+    """``hedge data status``: (the store's as-of date, one row per catalogued or user-declared series: source,
+    units, first and last dates, rows, fetch time, days behind the as-of date and whether that exceeds its
+    staleness limit; for user series their declaration: kind, calendar, availability, holdable)."""
+    import pandas as pd
+
+    from . import catalog
+
+    asof = store.last_common_date()
+    rows = []
+    user = store.user_specs()
+    for sid in store.ids():
+        if sid not in catalog.CATALOG and sid not in user:
+            continue
+        spec, m = store.spec(sid), store.meta(sid)
+        lag = int((asof - pd.Timestamp(m["last"])).days)
+        rows.append(
+            {
+                "series": sid,
+                "user": spec.user,
+                "kind": "price" if spec.kind == "price" else "series",
+                "holdable": spec.holdable,
+                "calendar": spec.calendar if spec.kind == "price" else None,
+                "available": m.get("declaration", {}).get("available") or spec.rule,
+                "source": m["source"].split(":")[0],
+                "units": spec.units,
+                "frequency": spec.frequency,
+                "first": m["first"],
+                "last": m["last"],
+                "rows": m["rows"],
+                "fetched_at": m["fetched_at"],
+                "days_behind": lag,
+                "staleness_limit_days": spec.staleness_days,
+                "stale": lag > spec.staleness_days,
+            }
+        )
+    return str(asof.date()), rows

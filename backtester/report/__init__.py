@@ -161,3 +161,8 @@ def write_index(reports_dir) -> Path:
     from .index import write_index as _w
 
     return _w(reports_dir)
+
+
+from .._callable import make_callable  # noqa: E402  (hb.report(...) is also the API function)
+
+make_callable(__name__)

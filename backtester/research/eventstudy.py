@@ -321,15 +321,8 @@ class Inputs:
 
     def signals(self) -> pd.DataFrame:
         if self._signals is None:
-            try:
-                from .. import signals as sig
-            except ModuleNotFoundError as e:
-                if e.name != f"{__package__}.signals":
-                    raise
-                raise DataError(
-                    "signal events need backtester/signals.py, which is not installed",
-                    "use an FOMC event type (qt-end, qt-start, qe-start, rmp-start)",
-                ) from None
+            from .. import signals as sig
+
             self._signals = sig.compute(self.store)
         return self._signals
 

@@ -15,26 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..bootstrap import COLUMNS, significance_of_returns  # noqa: F401  (re-exported)
 from ..errors import DataError, UsageError
 
 N_BOOT = 2000
 SEED = 0
-COLUMNS = ("strategy", "benchmark", "cash")
-
-
-def significance_of_returns(returns: pd.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
-    """The bootstrap result for a frame with ``strategy``, ``benchmark`` and ``cash`` daily returns."""
-    from ..bootstrap import sharpe_difference_test
-
-    missing = [c for c in COLUMNS if c not in returns.columns]
-    if missing:
-        raise DataError(f"returns lack column(s) {', '.join(missing)}", "run the backtest again to rewrite them")
-    r = returns.loc[:, list(COLUMNS)].astype(float)
-    out = sharpe_difference_test(r["strategy"], r["benchmark"], r["cash"], n_boot=n_boot, seed=seed)
-    idx = r.dropna().index
-    out["start"] = pd.Timestamp(idx[0]).date().isoformat() if len(idx) else None
-    out["end"] = pd.Timestamp(idx[-1]).date().isoformat() if len(idx) else None
-    return out
 
 
 def read_returns(run_dir: str | Path) -> pd.DataFrame:

@@ -96,6 +96,7 @@ from ._frame import INPUTS, compute
 from .definitions import BOOLS, KEYS, LABELS, SIGNALS, SignalConfig, SignalDef, StressComponent
 
 __all__ = [
+    "resolve_asof",
     "BOOLS",
     "INPUTS",
     "KEYS",
@@ -111,6 +112,31 @@ __all__ = [
 ]
 
 
+def resolve_asof(frame, store, asof=None):
+    """The decision date of ``asof`` (default: the store's last common date): the last NYSE session on or
+    before it; a date outside the signal frame's data is a UsageError naming ``asof``."""
+    import pandas as pd
+
+    from ..data.calendar import session_on_or_before
+    from ..errors import UsageError
+
+    when = pd.Timestamp(asof) if asof is not None else store.last_common_date()
+    first, last = frame.index[0], pd.Timestamp(frame.attrs.get("data_end", frame.index[-1]))
+    session = session_on_or_before(when)
+    if session is None or session < first or when > last:
+        raise UsageError(
+            f"asof {when.date()} is outside the data ({first.date()} to {last.date()})",
+            f"give a date between {first.date()} and {last.date()}",
+            param="asof",
+        )
+    return session
+
+
 def signal_columns(frame) -> list[str]:
     """The value columns of a signal frame (no provenance columns)."""
     return [c for c in frame.columns if "__" not in c]
+
+
+from .._callable import make_callable  # noqa: E402  (hb.signals(...) is also the API function)
+
+make_callable(__name__)

@@ -128,10 +128,8 @@ def _dtype(col: str):
 def _events(events):
     if events is not None:
         return events
-    try:
-        from ..data.fomc import events as table
-    except ModuleNotFoundError:
-        return None
+    from ..data.fomc import events as table
+
     return table()
 
 
