@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import __version__
-from .constants import GOLDS
+from .constants import DEFAULT_REBALANCE, GOLDS
 from .errors import DataError, UsageError
 from .strategy import Strategy
 
@@ -53,7 +53,7 @@ class RunSpec:
     fees_bp: float | None = None  # None: per-asset defaults (engine.FEES_BP)
     slippage_bp: float | None = None
     exec_lag: int = 1
-    rebalance: str = "change"
+    rebalance: str = DEFAULT_REBALANCE
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
@@ -166,6 +166,9 @@ class Run:
     unknown_share: float
     data: dict
     path: Path | None = None
+    prices: pd.DataFrame | None = None  # the engine's price frame (controls re-run on it)
+    target_weights: pd.DataFrame | None = None  # the strategy's target weights on every decision date
+    analysis: dict | None = None  # attribution and controls (research.controls.analyse, called by api.save)
 
     @property
     def returns(self) -> pd.Series:
@@ -273,6 +276,7 @@ def resolve(
     signals: pd.DataFrame | None = None,
     assets: list[str] | None = None,
     window: bool = True,
+    progress=None,
 ) -> ResolvedRun:
     """Resolve ``spec`` on ``store``: checks, the strategy (``strategy`` overrides the registry lookup), its
     parameters, the benchmark, the assets, the window, the prices, the signal frame and the execution options.
@@ -280,11 +284,14 @@ def resolve(
     ``assets``: hold these instead of the strategy's own (the sweep passes the union over its grid).
     ``window=False``: no prices and no window (``hedge now`` decides on the store's last date).
     ``signals``: a precomputed ``signals.compute(store)`` frame (else it is computed).
+    ``progress``: a :class:`backtester.progress.Progress` that sees the stages.
     """
     from . import signals as sig
     from . import strategy as st
     from .data import market
+    from .progress import ensure
 
+    progress = ensure(progress)
     options = spec.check()
     strat = strategy if strategy is not None else st.get(spec.strategy, spec.strategies_dir)
     params = strat.resolve(spec.params)
@@ -316,11 +323,13 @@ def resolve(
         )
         options = replace(options, fees_bp=fees, slippage_bp=slips)
     if signals is None:
+        progress.stage("computing signals")
         signals = sig.compute(store)
     start = end = prices = None
     notes: list[str] = []
     if window:
         start, end, notes = run_window(store, spec.start, spec.end, universe or ["GLD"])
+        progress.stage("loading prices")
         prices, pnotes = market.load_prices(store, universe, start, end)
         if not spec.end:  # the default end is the store's last common date, not something the user asked for
             pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
@@ -333,19 +342,28 @@ def resolve(
     )  # fmt: skip
 
 
-def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None) -> Run:
-    """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions."""
-    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals))
+def run_backtest(
+    store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None, progress=None
+) -> Run:
+    """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions; ``progress`` (a
+    :class:`backtester.progress.Progress`) sees the stages."""
+    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals, progress=progress), progress)
 
 
-def run_resolved(store, rr: ResolvedRun) -> Run:
+def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
     """The engine on a resolved run: strategy and benchmark, metrics, notes and the run id."""
     from . import engine, metrics
+    from ._numba import COMPILING, kernels_cached
+    from .progress import ensure
+
+    progress = ensure(progress)
+    progress.stage("simulating" if kernels_cached("portfolio", "base") else COMPILING)
 
     s = rr.signals
     notes = list(rr.notes)
-    res = engine.backtest(rr.weights(), rr.prices, rr.options, fallback=rr.strategy.fallback)
-    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options)
+    w = rr.weights()
+    res = engine.backtest(w, rr.prices, rr.options, fallback=rr.strategy.fallback)
+    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options.for_mix())  # a fixed mix is held
     strat = rr.strategy
     unknown = strat.unknown_share(s)
     by_input = {c: float(s[c].isna().mean()) for c in strat.uses if c in s.columns and s[c].isna().any()}
@@ -362,18 +380,46 @@ def run_resolved(store, rr: ResolvedRun) -> Run:
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
     rid = run_id_for(rr.spec, rr.params, data["hash"])
-    return Run(rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data)
+    progress.done()
+    return Run(
+        rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data,
+        prices=rr.prices, target_weights=w,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- saving
-def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
+def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None) -> Path:
     """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
 
-    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
+    ``run.analysis`` (``attribution`` and ``controls``, set by ``api.save`` from ``research.controls``) goes
+    into run.json too, and the ``selection_window`` (:func:`selection_window`)."""
+    from .progress import ensure
     from .signals import signal_columns
 
+    progress = ensure(progress)
+    progress.stage("saving the run")
     reports_dir = Path(reports_dir)
     final = reports_dir / run.run_id
+    manifest = {
+        "run_id": run.run_id,
+        "tool": "liquidity-hedge",
+        "version": __version__,
+        "command": command,
+        "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
+        "strategy_source": run.strategy.source,
+        "summary": run.summary(),
+        "data": run.data,
+        **(run.analysis or {}),
+        **(extra or {}),
+    }
+    manifest["selection_window"] = selection_window(manifest)
+    if _same_run(final / "run.json", manifest):
+        # the same run again (same spec, data and version): leave the saved run and its pages as they are,
+        # so a tearsheet never disagrees with run.json (only the command line would differ)
+        run.path = final
+        progress.done()
+        return final
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.", dir=reports_dir))
@@ -400,28 +446,15 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
         from .bootstrap import significance_of_returns
 
+        progress.stage("bootstrapping the Sharpe difference")
         try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
             significance = significance_of_returns(rets)
         except UsageError:  # too few days of returns
             significance = None
-        manifest = {
-            "run_id": run.run_id,
-            "tool": "liquidity-hedge",
-            "version": __version__,
-            "command": command,
-            "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
-            "strategy_source": run.strategy.source,
-            "summary": run.summary(),
-            "data": run.data,
-            "significance": significance,
-            **(extra or {}),
-        }
+        manifest = {**manifest, "significance": significance}
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
-        if final.exists():
-            keep = [p for p in final.iterdir() if p.name.endswith(".html") or p.name == "assets"]
-            for p in keep:  # a saved run keeps its rendered reports
-                os.replace(p, tmp / p.name)
+        if final.exists():  # a changed run: its old pages describe something else, they go with it
             shutil.rmtree(final)
         os.replace(tmp, final)
     except OSError as e:
@@ -435,7 +468,45 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     run.path = final
+    progress.done()
     return final
+
+
+def selection_window(manifest: dict) -> dict:
+    """Which period the run's parameters were chosen on (run.json ``selection_window``): ``kind`` ``fixed``
+    (parameters given, not chosen on the data: no window), ``sweep`` (the best of a sweep: chosen on the
+    sweep's whole window) or ``walkforward`` (each test window's parameters chosen on its training window:
+    the whole book is out of sample), and ``windows`` (``start``/``end``; walk-forward adds the test window)."""
+    if manifest.get("selection_window"):
+        return manifest["selection_window"]
+    if manifest.get("sweep"):
+        p = manifest["sweep"].get("period") or {}
+        return {"kind": "sweep", "windows": [{"start": p.get("start"), "end": p.get("end")}]}
+    if manifest.get("walkforward"):
+        rows = manifest["walkforward"].get("windows") or []
+        return {
+            "kind": "walkforward",
+            "windows": [
+                {"start": r.get("train_start"), "end": r.get("train_end"), "test_start": r.get("test_start"),
+                 "test_end": r.get("test_end")}
+                for r in rows
+            ],
+        }  # fmt: skip
+    return {"kind": "fixed", "windows": []}
+
+
+def _same_run(saved: Path, manifest: dict) -> bool:
+    """Whether ``saved`` (an existing run.json) records the run of ``manifest`` (apart from the command line
+    and the significance, which follows from the returns); False when there is none or it is damaged."""
+    try:
+        old = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return False
+    new = json.loads(json.dumps(_plain(manifest), sort_keys=True))
+    for k in ("command", "significance"):
+        old.pop(k, None)
+        new.pop(k, None)
+    return old == new
 
 
 def _plain(obj):

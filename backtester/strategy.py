@@ -27,6 +27,8 @@ import pandas as pd
 from .constants import CASH
 from .errors import UsageError
 
+HEDGE_ASSETS = ("GLD", "LBMA_GOLD", "BTC-USD")  # what "the hedge" holds unless a strategy declares hedge_on
+
 
 @dataclass(frozen=True)
 class Param:
@@ -36,6 +38,21 @@ class Param:
     max: float | None = None
     help: str = ""
     choices: tuple[str, ...] | None = None
+    unit: str = ""  # what the number is in ("reserves/GDP", "$bn", "bp", "weight"); derived when empty
+
+    def unit_of(self, name: str) -> str:
+        """The parameter's unit: explicit, else from its name (``_bn``, ``_bp``) or help (a weight or share)."""
+        if self.unit:
+            return self.unit
+        if self.type is str:
+            return "choice"
+        if name.endswith("_bn"):
+            return "$bn"
+        if name.endswith("_bp"):
+            return "bp"
+        if "weight" in self.help or "share" in self.help:
+            return "weight"
+        return ""
 
     def parse(self, name: str, raw: object) -> object:
         if self.type is str:
@@ -78,6 +95,9 @@ class Strategy:
     # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.strategies.factors.Factors, the
     # weights of many parameter sets at once; must agree with ``fn`` (without it the sweep calls ``fn``)
     sweep_fn: Callable | None = field(default=None, compare=False, repr=False)
+    # optional: (signals, params) -> bool Series, True on decision dates where "the hedge is on" (attribution
+    # and the random-timing control); without it, where the weights hold any of HEDGE_ASSETS
+    hedge_on: Callable | None = field(default=None, compare=False, repr=False)
 
     def resolve(self, given: Mapping[str, object] | None = None) -> dict:
         given = dict(given or {})
@@ -128,6 +148,16 @@ class Strategy:
                     f"strategy {self.name} gives {a} no weight on any date (all NaN)",
                     "give numbers (0 for none); NaN is only for an unknown input",
                 )
+
+    def hedge_state(self, signals: pd.DataFrame, params: Mapping[str, object], weights=None) -> pd.Series:
+        """True on the decision dates where the hedge is on: ``hedge_on`` if declared, else where the target
+        weights hold any of ``HEDGE_ASSETS`` (gold, bitcoin)."""
+        if self.hedge_on is not None:
+            on = pd.Series(self.hedge_on(signals, dict(params)), index=signals.index)
+            return on.reindex(signals.index).fillna(False).astype(bool)
+        w = self.weights(signals, params) if weights is None else weights
+        cols = [c for c in w.columns if c in HEDGE_ASSETS]
+        return (w[cols] > 0).any(axis=1).reindex(signals.index).fillna(False).astype(bool)
 
     def unknown_share(self, signals: pd.DataFrame) -> float:
         cols = [c for c in self.uses if c in signals.columns]

@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 GRID_1E6 = [
-    "floor=0.06:0.155:0.005", "spread_bp=0:45:5", "rrp_drained_bn=0:900:100", "gold=0.025:0.5:0.025",
+    "floor=0.055:0.15:0.005", "spread_bp=0:45:5", "rrp_drained_bn=0:900:100", "gold=0.025:0.5:0.025",
     "btc=0.02:0.5:0.02",
 ]  # 20 x 10 x 10 x 20 x 25 = 10^6  # fmt: skip
 GRID_1E5 = [

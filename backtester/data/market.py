@@ -31,6 +31,9 @@ from . import catalog
 from .calendar import nyse_sessions
 
 DAY_COUNT = 360.0
+# assets whose close dated d is only known after the 16:00 ET decision of d (bitcoin's bar closes 00:00 UTC):
+# anything decided at d (e.g. the engine's volatility scale) may use their closes up to d-1 only
+LATE_CLOSE = frozenset({"BTC-USD"})
 
 
 def check_holdable(assets, store=None, *, user_ok: bool = False) -> list[str]:

@@ -247,7 +247,7 @@ def status_rows(store) -> tuple[str, list[dict]]:
         if sid not in catalog.CATALOG and sid not in user:
             continue
         spec, m = store.spec(sid), store.meta(sid)
-        lag = int((asof - pd.Timestamp(m["last"])).days)
+        lag = max(0, int((asof - pd.Timestamp(m["last"])).days))  # a series past the as-of date is not behind
         rows.append(
             {
                 "series": sid,

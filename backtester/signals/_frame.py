@@ -87,6 +87,32 @@ def compute(store, start=None, end=None, config: SignalConfig | None = None, *, 
     pass an empty frame to leave the event signals unknown). The whole history is always computed
     (the hysteresis states depend on it) and then cut to ``[start, end]``.
     """
+    from ..data import cache
+    from ..data.store import Store
+
+    if not (isinstance(store, Store) and config is None and events is None):
+        return _cut(_compute(store, config, events, end), start, end)
+    # the default frame of a store: cached in the store, keyed by its data and this code
+    path = cache.signals_path(store)
+    frame = cache.load(path)
+    if not isinstance(frame, pd.DataFrame):
+        frame = _compute(store, None, None, None)
+        cache.save(path, frame, keep=cache.KEEP)
+    if end is not None and len(frame) and pd.Timestamp(end) > frame.index[-1]:  # sessions past the data
+        return _cut(_compute(store, None, None, end), start, end)
+    return _cut(frame, start, end)
+
+
+def _cut(frame: pd.DataFrame, start, end) -> pd.DataFrame:
+    out = frame
+    if start is not None:
+        out = out[out.index >= pd.Timestamp(start)]
+    if end is not None:
+        out = out[out.index <= pd.Timestamp(end)]
+    return out.copy() if out is frame else out
+
+
+def _compute(store, config, events, end) -> pd.DataFrame:
     cfg = config or SignalConfig()
     inputs = {sid: nv.load(store, sid) for sid in INPUTS}
     inputs["IORB"] = nv.splice_before(inputs["IOER"], inputs["IORB"])  # the rate on reserves: IOER, then IORB
@@ -105,10 +131,6 @@ def compute(store, start=None, end=None, config: SignalConfig | None = None, *, 
     order = [c for k in KEYS for c in (k, *(k + s for s in SUFFIXES)) if c in out.cols]
     order += [c for c in out.cols if c not in order]
     frame = pd.DataFrame({c: pd.Series(out.cols[c], index=index, dtype=_dtype(c)) for c in order}, index=index)
-    if start is not None:
-        frame = frame[frame.index >= pd.Timestamp(start)]
-    if end is not None:
-        frame = frame[frame.index <= pd.Timestamp(end)]
     frame.attrs["signal_config"] = asdict(cfg)
     frame.attrs["data_end"] = str(data_end.date())
     return frame

@@ -92,9 +92,12 @@ def _reserve_scarcity(s: pd.DataFrame, p: dict) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- spread-stress
+def _stressed(s: pd.DataFrame, p: dict) -> pd.Series:
+    return above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
+
+
 def _spread_stress(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    stressed = above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
-    return mix(s.index, stressed, _gold_hedge(p), neutral(p))
+    return mix(s.index, _stressed(s, p), _gold_hedge(p), neutral(p))
 
 
 # ---------------------------------------------------------------- net-liquidity-trend
@@ -160,13 +163,14 @@ STRATEGIES = [
         description="The article's rule: gold+BTC when reserves/GDP < floor, or RRP drained with spreads "
         "widening, or QT has ended; else a neutral mix.",
         params={
-            "floor": Param(float, 0.10, 0.05, 0.15, help="reserves/GDP 'ample' floor"),
+            "floor": Param(float, 0.10, 0.05, 0.15, help="reserves/GDP 'ample' floor", unit="reserves/GDP"),
             "rrp_drained_bn": Param(float, 50.0, 0.0, 1000.0, help="RRP below this ($B) counts as drained"),
-            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="SOFR-EFFR or SOFR-IORB 20-day mean above this (bp)"),
+            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="SOFR-EFFR/IORB 20-day mean above this"),
             **_HEDGE,
             **_NEUTRAL,
         },
         fn=_seed_thesis,
+        hedge_on=seed_thesis_on,
         uses=("reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "qt_ended"),
         assets=_assets,
         sweep_fn=_sweep(
@@ -184,6 +188,7 @@ STRATEGIES = [
             **_NEUTRAL,
         },
         fn=_qt_pivot,
+        hedge_on=lambda s, p: flag(s, "qt_ended"),
         uses=("qt_ended",),
         assets=_assets,
         sweep_fn=_sweep(
@@ -196,14 +201,15 @@ STRATEGIES = [
         name="reserve-scarcity",
         description="Gold/BTC weight rising linearly as reserves/GDP falls from `upper` to `lower`.",
         params={
-            "upper": Param(float, 0.11, 0.05, 0.20, help="reserves/GDP where the hedge starts"),
-            "lower": Param(float, 0.07, 0.0, 0.15, help="reserves/GDP where the hedge is full"),
+            "upper": Param(float, 0.11, 0.05, 0.20, help="reserves/GDP where the hedge starts", unit="reserves/GDP"),
+            "lower": Param(float, 0.07, 0.0, 0.15, help="reserves/GDP where the hedge is full", unit="reserves/GDP"),
             "max_weight": Param(float, 0.8, 0.0, 1.0, help="full hedge weight (gold+BTC)"),
             "btc_share": Param(float, 0.375, 0.0, 1.0, help="bitcoin's share of the hedge"),
             "hedge": Param(str, "", help="hedge assets ASSET:W,... (their shares of max_weight); overrides btc_share"),
             **_NEUTRAL,
         },
         fn=_reserve_scarcity,
+        hedge_on=lambda s, p: (col(s, "reserves_to_gdp") < p["upper"]).fillna(False),
         uses=("reserves_to_gdp",),
         assets=_assets,
         sweep_fn=_sweep(lambda p: (p["upper"], p["lower"]), _scarcity_features, _scarcity_loadings),
@@ -212,12 +218,13 @@ STRATEGIES = [
         name="spread-stress",
         description="Risk off (gold and cash) while the SOFR spreads are stressed; otherwise the neutral mix.",
         params={
-            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="20-day mean spread above this (bp) is stress"),
+            "spread_bp": Param(float, 5.0, -20.0, 50.0, help="20-day mean SOFR spread above this: stress"),
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight under stress (rest cash)"),
             "hedge": Param(str, "", help="assets under stress ASSET:W,... (e.g. GLD:0.3,SLV:0.2); overrides gold"),
             **_NEUTRAL,
         },
         fn=_spread_stress,
+        hedge_on=_stressed,
         uses=("sofr_effr_bp_20d",),
         assets=lambda p: _named(_gold_hedge(p), neutral(p)),
         sweep_fn=_sweep(
@@ -232,13 +239,16 @@ STRATEGIES = [
         name="net-liquidity-trend",
         description="BTC and equities while net liquidity (WALCL-TGA-RRP) rises, gold and cash while it falls.",
         params={
-            "band_bn": Param(float, 50.0, 0.0, 500.0, help="13-week change beyond +/- this ($B) is a trend"),
+            "band_bn": Param(float, 50.0, 0.0, 500.0, help="13-week change beyond +/- this is a trend"),
             "btc": Param(float, 0.3, 0.0, 1.0, help="BTC weight while rising (rest SPY)"),
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight while falling (rest cash)"),
             "hedge": Param(str, "", help="assets while falling ASSET:W,... (e.g. GLD:0.5); overrides gold"),
             **_NEUTRAL,
         },
         fn=_net_liquidity_trend,
+        hedge_on=lambda s, p: (
+            above(s, "net_liquidity_13w_change", p["band_bn"]) | below(s, "net_liquidity_13w_change", -p["band_bn"])
+        ),
         uses=("net_liquidity_13w_change",),
         assets=lambda p: _named(_gold_hedge(p), {"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}, neutral(p)),
         sweep_fn=_sweep(lambda p: p["band_bn"], _trend_features, _trend_loadings),

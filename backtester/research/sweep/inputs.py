@@ -51,6 +51,7 @@ class Inputs:
     benchmark: Factors | None = None  # one combination: the benchmark's weights
     benchmark_label: str | None = None
     notes: list[str] = field(default_factory=list)
+    sample_seed: int | None = None  # --sample: the seed of the subset (combos is then a grid.Sample)
     gold: str = "GLD"
     resolved: object = None  # the backtester.run.ResolvedRun behind these inputs (None from from_prices)
 
@@ -144,10 +145,13 @@ def _universe(strat, combos: Combos, gold: str) -> list[str]:
     return list(seen)
 
 
-def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None) -> Inputs:
+def prepare(
+    store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None, sample: int | None = None, seed=0
+) -> Inputs:
     """Resolve ``spec`` (a RunSpec: fixed params, costs, window, lag, schedule, gold, benchmark) and ``grid``
     with :func:`backtester.run.resolve` (holding the union of the grid's assets), load prices and signals
-    once, and build the factor-form weights."""
+    once, and build the factor-form weights (of a seeded random ``sample`` of the combinations when given:
+    ``inp.combos.number(i)`` is row i's grid number)."""
     from ... import run as runmod
     from ... import strategy as st
 
@@ -155,6 +159,8 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     strat = strategy or st.get(spec.strategy, spec.strategies_dir)
     base = strat.resolve(spec.params)
     combos = Combos(grid, base)
+    if sample is not None:
+        combos = combos.sample(sample, seed)
     rr = runmod.resolve(store, spec, strategy=strat, signals=signals, assets=_universe(strat, combos, spec.gold))
     prices, s = rr.prices, rr.signals
     factors = None
@@ -176,6 +182,7 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     inp.benchmark_label = rr.benchmark_label
     inp.notes = list(rr.notes)
     inp.gold = spec.gold
+    inp.sample_seed = None if sample is None else seed
     inp.resolved = rr
     return inp
 
@@ -209,12 +216,13 @@ def block_edges(T: int, blocks: int) -> np.ndarray:
 
 
 def schedule_keys(dates: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
-    """(T,) int64: year * 12 + month (monthly), ISO year * 100 + ISO week (weekly), zeros otherwise; in numpy
-    (the pandas date fields cost ~0.1-1 ms a call)."""
+    """(T,) int64: ISO year * 100 + ISO week (weekly), year * 12 + month otherwise (monthly, change+monthly,
+    and change and band, whose fixed-mix benchmark is rebalanced monthly: ``engine.mix_rebalance``); in
+    numpy (the pandas date fields cost ~0.1-1 ms a call)."""
     if dates.tz is not None:  # local calendar dates
         dates = dates.tz_localize(None)
     day = dates.to_numpy().astype("datetime64[D]")
-    if rebalance == "monthly":
+    if rebalance != "weekly":
         month = day.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
         return month + 1970 * 12 + 1
     if rebalance == "weekly":
@@ -275,11 +283,9 @@ def window_arrays(inp: Inputs, a: int = 0, b: int | None = None, blocks: int = 1
     n = len(inp.assets)
     cov = np.zeros((Tw if inp.vol_target is not None else 1, n, n))
     if inp.vol_target is not None and Tw > VOL_WINDOW:
-        cff = ff
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rets = np.zeros_like(cff)
-            rets[1:] = cff[1:] / cff[:-1] - 1.0
-        rets = np.nan_to_num(rets, nan=0.0, posinf=0.0, neginf=0.0)
+        from ...engine import known_returns
+
+        rets = known_returns(ff, inp.assets)  # a late close (bitcoin) enters one session later
         win = np.lib.stride_tricks.sliding_window_view(rets[1:], VOL_WINDOW, axis=0)  # (Tw-60, n, 60)
         xc = win - win.mean(axis=2, keepdims=True)
         cov[VOL_WINDOW:] = np.einsum("tiw,tjw->tij", xc, xc) / (VOL_WINDOW - 1)
