@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .engine import ExecOptions
 
 __all__ = ["RunSpec", "ResolvedRun", "Run", "resolve", "run_backtest", "save_run", "load_run", "benchmark_strategy",
-           "data_fingerprint", "run_id_for", "swap_gold"]  # fmt: skip
+           "data_fingerprint", "run_id_for", "swap_gold", "with_history", "experiment_of", "STRATEGY_COPY"]  # fmt: skip
 
 
 @dataclass
@@ -141,10 +141,29 @@ def data_fingerprint(store) -> dict:
     return {"hash": h, "series": series}
 
 
-def run_id_for(spec: RunSpec, params: dict, data_hash: str) -> str:
+def run_id_for(spec: RunSpec, params: dict, data_hash: str, strategy: Strategy | None = None) -> str:
+    """``<strategy name>-<12 hex>``: a hash of the resolved options, the data and the tool's version. A
+    strategy file counts by its name and content (sha256), not by the path it was given as."""
+    from .strategies.files import file_of
+
     key = {**asdict(spec), "params": params, "strategies_dir": None, "data": data_hash, "version": __version__}
+    name = spec.strategy
+    fs = file_of(strategy) if strategy is not None else None
+    if fs is not None:
+        name = fs.name
+        key["strategy"] = {"file": fs.name, "sha256": fs.sha256}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{spec.strategy}-{digest}"
+    return f"{name}-{digest}"
+
+
+def with_history(signals: pd.DataFrame, dates) -> pd.DataFrame:
+    """The signal rows a strategy sees for decisions on ``dates``: every row up to the last date (so
+    windowed features -- ``sma(GLD, 200)``, ``mean(x, 20)`` in strategy files -- do not depend on where a run
+    starts) plus ``dates`` themselves. Take the weights of ``dates`` from the result with ``reindex``."""
+    dates = pd.DatetimeIndex(dates)
+    if len(dates) == 0:
+        return signals.reindex(dates)
+    return signals.reindex(signals.index[signals.index <= dates[-1]].union(dates))
 
 
 @dataclass
@@ -188,7 +207,7 @@ class Run:
     def summary(self) -> dict:
         return {
             "run_id": self.run_id,
-            "strategy_name": self.spec.strategy,
+            "strategy_name": self.strategy.name,
             "benchmark_name": self.benchmark_label,
             "params": self.params,
             "period": {"start": self.metrics["start"], "end": self.metrics["end"]},
@@ -225,6 +244,7 @@ class ResolvedRun:
     prices: pd.DataFrame | None
     signals: pd.DataFrame
     notes: list[str]
+    history: pd.DataFrame | None = None  # every signal row up to the end, and the sessions (with_history)
 
     @property
     def gold(self) -> str:
@@ -232,10 +252,14 @@ class ResolvedRun:
 
     def weights(self, params: dict | None = None, signals: pd.DataFrame | None = None) -> pd.DataFrame:
         """The strategy's target weights (``params``: resolved parameters, default this run's) on ``signals``
-        (default this run's), gold swapped, restricted to the assets with a price column."""
-        w = swap_gold(
-            self.strategy.weights(self.signals if signals is None else signals, params or self.params), self.gold
-        )
+        (default: this run's sessions, computed on the rows before them too), gold swapped, restricted to the
+        assets with a price column."""
+        p = params or self.params
+        if signals is None and self.history is not None:
+            raw = self.strategy.weights(self.history, p).reindex(self.signals.index)
+        else:
+            raw = self.strategy.weights(self.signals if signals is None else signals, p)
+        w = swap_gold(raw, self.gold)
         if self.prices is None:
             return w
         return w.reindex(columns=[c for c in w.columns if c in self.prices.columns])
@@ -325,7 +349,7 @@ def resolve(
     if signals is None:
         progress.stage("computing signals")
         signals = sig.compute(store)
-    start = end = prices = None
+    start = end = prices = history = None
     notes: list[str] = []
     if window:
         start, end, notes = run_window(store, spec.start, spec.end, universe or ["GLD"])
@@ -334,11 +358,12 @@ def resolve(
         if not spec.end:  # the default end is the store's last common date, not something the user asked for
             pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
         notes += pnotes + ([costs_note] if costs_note else [])
+        history = with_history(signals, prices.index)
         signals = signals.reindex(prices.index)
     return ResolvedRun(
         spec=spec, options=options, strategy=strat, params=params, assets=own, benchmark=bstrat,
         benchmark_params=bparams, benchmark_label=blabel, universe=universe, start=start, end=end, prices=prices,
-        signals=signals, notes=notes,
+        signals=signals, notes=notes, history=history,
     )  # fmt: skip
 
 
@@ -379,7 +404,7 @@ def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
     cash = metrics.from_arrays(res.cash_returns.to_numpy(), res.cash_returns.to_numpy())
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
-    rid = run_id_for(rr.spec, rr.params, data["hash"])
+    rid = run_id_for(rr.spec, rr.params, data["hash"], strat)
     progress.done()
     return Run(
         rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data,
@@ -388,20 +413,50 @@ def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
 
 
 # ---------------------------------------------------------------- saving
-def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None) -> Path:
-    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
+def experiment_of(run: Run, title: str | None = None, report: bool = False) -> dict:
+    """The fully resolved experiment of a run, as ``hedge rerun`` reads it back: every run option (the
+    strategy as given, raw params, window, costs, lag, rebalance, gold, benchmark), the resolved params,
+    the report choices, and for a strategy file its name, sha256 and the copy saved beside run.json."""
+    from .strategies.files import file_of
+
+    fs = file_of(run.strategy)
+    return {
+        **asdict(run.spec),
+        "resolved_params": run.params,
+        "title": title,
+        "report": bool(report),
+        "strategy_file": None
+        if fs is None
+        else {"name": fs.name, "sha256": fs.sha256, "copy": STRATEGY_COPY, "source": str(fs.path)},
+    }
+
+
+STRATEGY_COPY = "strategy.toml"
+
+
+def save_run(
+    run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None,
+    experiment: dict | None = None, force: bool = False,
+) -> Path:  # fmt: skip
+    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json, and for a
+    strategy file a copy of it) atomically.
 
     ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
     ``run.analysis`` (``attribution`` and ``controls``, set by ``api.save`` from ``research.controls``) goes
-    into run.json too, and the ``selection_window`` (:func:`selection_window`)."""
+    into run.json too, and the ``selection_window`` (:func:`selection_window`).
+    ``experiment``: the resolved experiment (default :func:`experiment_of` the run). ``force``: write the
+    folder even when it already records this very run (``hedge rerun`` regenerates every file)."""
     from .progress import ensure
     from .signals import signal_columns
+    from .strategies.files import file_of
 
     progress = ensure(progress)
     progress.stage("saving the run")
     reports_dir = Path(reports_dir)
     final = reports_dir / run.run_id
+    fs = file_of(run.strategy)
     manifest = {
+        "experiment": experiment if experiment is not None else experiment_of(run),
         "run_id": run.run_id,
         "tool": "liquidity-hedge",
         "version": __version__,
@@ -414,7 +469,7 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         **(extra or {}),
     }
     manifest["selection_window"] = selection_window(manifest)
-    if _same_run(final / "run.json", manifest):
+    if not force and _same_run(final / "run.json", manifest):
         # the same run again (same spec, data and version): leave the saved run and its pages as they are,
         # so a tearsheet never disagrees with run.json (only the command line would differ)
         run.path = final
@@ -451,6 +506,8 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
             significance = significance_of_returns(rets)
         except UsageError:  # too few days of returns
             significance = None
+        if fs is not None:
+            (tmp / STRATEGY_COPY).write_text(fs.text)
         manifest = {**manifest, "significance": significance}
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report

@@ -241,17 +241,26 @@ def _user(d: Path) -> dict[str, Strategy]:
 
 def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
     """Every strategy by name: the built-ins, then those of ``strategies_dir`` (a user's folder of modules
-    defining ``STRATEGY`` / ``STRATEGIES``; a name there replaces a built-in). Built once per process."""
+    defining ``STRATEGY`` / ``STRATEGIES``, and of ``*.toml`` strategy files; a name there replaces a
+    built-in). Built once per process (the files are parsed on each call: nothing in them runs)."""
     out = dict(_builtins())
     if strategies_dir:
         d = Path(strategies_dir)
         if not d.is_dir():
             raise UsageError(f"strategies folder {d} does not exist", "pass a folder of strategy modules")
+        from .strategies import files
+
+        out.update(files.load_dir(d))  # *.toml strategy files (nothing in them runs)
         out.update(_user(d))
     return out
 
 
 def get(name: str, strategies_dir: str | Path | None = None) -> Strategy:
+    """A strategy by name, or a ``.toml`` strategy file by path (``backtester.strategies.files``)."""
+    from .strategies import files
+
+    if files.is_strategy_file(name):
+        return files.load_strategy(name)
     reg = registry(strategies_dir)
     if name not in reg:
         raise UsageError(f"unknown strategy {name!r}", f"known strategies: {', '.join(reg)} (see `hedge strategies`)")

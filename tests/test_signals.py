@@ -23,7 +23,10 @@ def frame(snapshot_store):
 
 @pytest.fixture(scope="module")
 def raw(snapshot_store):
-    return {sid: snapshot_store.read(sid) for sid in signals.INPUTS}
+    from backtester.data.market import holdable_assets
+
+    # the signal inputs and the holdable prices (the frame's px:<ASSET> columns are cut-tested too)
+    return {sid: snapshot_store.read(sid) for sid in (*signals.INPUTS, *holdable_assets(snapshot_store))}
 
 
 def _between(frame, a, b, col):

@@ -13,6 +13,7 @@ from . import _native as nv
 from ._composite import regime, stress
 from ._fomc import event_columns
 from .definitions import KEYS, LABELS, SignalConfig
+from .prices import known_closes
 
 INPUTS = ("WALCL", "WRESBAL", "WDTGAL", "WTREGEN", "RRPONTSYD", "SOFR", "EFFR", "IORB", "IOER", "GDP")
 FRAME_START = pd.Timestamp("2002-12-18")  # FRED's H.4.1 series (millions) start here
@@ -129,6 +130,8 @@ def _compute(store, config, events, end) -> pd.DataFrame:
 
     index = pd.DatetimeIndex(dd, name="date")
     order = [c for k in KEYS for c in (k, *(k + s for s in SUFFIXES)) if c in out.cols]
+    order += [c for c in out.cols if c not in order]
+    out.cols.update(known_closes(store, dd))  # px:<ASSET>, the holdable closes as known (signals/prices.py)
     order += [c for c in out.cols if c not in order]
     frame = pd.DataFrame({c: pd.Series(out.cols[c], index=index, dtype=_dtype(c)) for c in order}, index=index)
     frame.attrs["signal_config"] = asdict(cfg)
