@@ -132,7 +132,7 @@ class Strategy:
         declared = set(self.declared(params)) | {CASH}
         for col in raw.columns:
             a = str(col)
-            if a not in HOLDABLE:
+            if a not in HOLDABLE and a not in declared:  # a declared non-catalog id: a user price (resolve checks)
                 raise UsageError(
                     f"strategy {self.name} names unknown asset {a!r} in its weights",
                     f"hold one of: {', '.join(HOLDABLE)}",
@@ -167,16 +167,24 @@ class Strategy:
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
-    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError."""
+    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError.
+
+    A weights value keeps its commas: ``hedge=IBIT:0.3,GLD:0.5`` is one parameter (a part without '='
+    but with ':' continues the previous value)."""
     out: dict[str, str] = {}
     for item in items or []:
+        last = None
         for part in item.split(","):
             if not part.strip():
+                continue
+            if "=" not in part and ":" in part and last is not None:
+                out[last] += "," + part.strip()
                 continue
             if "=" not in part:
                 raise UsageError(f"parameter {part!r} is not name=value", "write params name=value", param="params")
             k, v = part.split("=", 1)
-            out[k.strip().lower()] = v.strip()
+            last = k.strip().lower()
+            out[last] = v.strip()
     return out
 
 
@@ -233,17 +241,26 @@ def _user(d: Path) -> dict[str, Strategy]:
 
 def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
     """Every strategy by name: the built-ins, then those of ``strategies_dir`` (a user's folder of modules
-    defining ``STRATEGY`` / ``STRATEGIES``; a name there replaces a built-in). Built once per process."""
+    defining ``STRATEGY`` / ``STRATEGIES``, and of ``*.toml`` strategy files; a name there replaces a
+    built-in). Built once per process (the files are parsed on each call: nothing in them runs)."""
     out = dict(_builtins())
     if strategies_dir:
         d = Path(strategies_dir)
         if not d.is_dir():
             raise UsageError(f"strategies folder {d} does not exist", "pass a folder of strategy modules")
+        from .strategies import files
+
+        out.update(files.load_dir(d))  # *.toml strategy files (nothing in them runs)
         out.update(_user(d))
     return out
 
 
 def get(name: str, strategies_dir: str | Path | None = None) -> Strategy:
+    """A strategy by name, or a ``.toml`` strategy file by path (``backtester.strategies.files``)."""
+    from .strategies import files
+
+    if files.is_strategy_file(name):
+        return files.load_strategy(name)
     reg = registry(strategies_dir)
     if name not in reg:
         raise UsageError(f"unknown strategy {name!r}", f"known strategies: {', '.join(reg)} (see `hedge strategies`)")

@@ -42,7 +42,7 @@ CHECK_JS = r"""
   const charts = {};
   for (const el of document.querySelectorAll('[data-chart]')) {
     const svg = el.querySelector('svg'), img = el.querySelector('img');
-    const r = {present: !!(svg || img), width: 0, height: 0, drawn: 0};
+    const r = {present: !!(svg || img), width: 0, height: 0, drawn: 0, img: !svg && !!img};
     if (svg) {
       const b = svg.getBoundingClientRect();
       r.width = b.width; r.height = b.height;
@@ -188,7 +188,7 @@ def page_problems(result: dict, events: list[dict], charts: list[str], scripts_o
         c = result["charts"].get(name)
         if c is None or not c["present"]:
             out.append(f"chart {name} is missing")
-        elif c["width"] < 300 or c["height"] < 100 or c["drawn"] < 20:
+        elif c["width"] < 300 or c["height"] < 100 or c["drawn"] < (1 if c.get("img") else 20):  # an image: loaded
             out.append(f"chart {name} is not drawn: {c}")
     for e in events:
         m, p = e.get("method"), e.get("params", {})

@@ -32,14 +32,28 @@ RebalanceOpt = Annotated[
 BandOpt = Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")]
 VolTargetOpt = Annotated[float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")]
 GoldOpt = Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")]
-BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")]
+BenchmarkOpt = Annotated[
+    str, typer.Option("--benchmark", help="An asset (SPY) or weights of any assets (spy=0.6,gdx=0.4).")
+]
+CostOpt = Annotated[
+    list[str] | None,
+    typer.Option("--cost", help="Per-asset costs ASSET=FEE+SLIPPAGE bp, e.g. IBIT=5+5 (repeatable)."),
+]
 
 
 @app.command("strategies")
-def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = Format.table):
-    """List the strategies with their parameters (type, default, min, max)."""
+def strategies_cmd(
+    strategies_dir: StrategiesDirOpt = None,
+    show: Annotated[
+        str | None, typer.Option("--show", help="Explain one strategy file (.toml): params, rules, assets.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+):
+    """List the strategies (built-in, and *.py / *.toml in --strategies-dir) with their parameters."""
     from ..strategy import registry
 
+    if show is not None:
+        return _show_file(show, fmt)
     reg = registry(strategies_dir)
     out = {
         name: {
@@ -89,6 +103,38 @@ def strategies_cmd(strategies_dir: StrategiesDirOpt = None, fmt: FormatOpt = For
         con.print(f"{name}: {s['description']}", highlight=False, markup=False)
 
 
+def _show_file(path: str, fmt: Format) -> None:
+    from ..strategies import files
+
+    if not files.is_strategy_file(path):
+        raise UsageError(f"--show {path!r} is not a .toml strategy file", "give the path of a .toml file")
+    info = files.load(path).explain()
+    if fmt is Format.json:
+        common.emit_json({"strategy": info})
+        return
+    con = common.console()
+    con.print(f"{info['name']}  ({info['source']}, sha256 {info['sha256'][:12]})", highlight=False, markup=False)
+    if info["description"]:
+        con.print(info["description"], highlight=False, markup=False)
+    common.table(
+        "parameters",
+        ["name", "type", "default", "range", "help"],
+        [
+            [k, p["type"], p["default"], "-" if p["min"] is None else f"{p['min']:g} .. {p['max']:g}", p["help"]]
+            for k, p in info["params"].items()
+        ],
+    )
+    rows = []
+    for r in info["rules"]:
+        cond = "otherwise" if r["default"] else f"when {r['when']}"
+        w = ", ".join(f"{a} = {v}" for a, v in r["weights"].items()) or "all CASH"
+        rows.append([str(r["rule"]), r["label"], cond, w + " (rest CASH)"])
+    common.table(
+        "rules, first true wins (an unknown condition does not fire)", ["#", "label", "condition", "weights"], rows
+    )
+    con.print("no rule true: all CASH", highlight=False, markup=False)
+
+
 METRIC_ROWS = [
     ("total_return", "total return", "pct"), ("cagr", "CAGR", "pct"), ("volatility", "volatility", "pct"),
     ("sharpe", "Sharpe (excess of cash)", "num"), ("sortino", "Sortino (excess of cash)", "num"),
@@ -115,7 +161,7 @@ def metrics_table(title: str, cols: dict[str, dict], caption: str | None = None)
 
 @app.command("backtest")
 def backtest_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     param: ParamOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -127,6 +173,7 @@ def backtest_cmd(
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",
     benchmark: BenchmarkOpt = "SPY",
+    cost: CostOpt = None,
     export_weights: Annotated[str | None, typer.Option("--export-weights", help="Write held weights to CSV.")] = None,
     report: Annotated[bool, typer.Option("--report", help="Also write the HTML tearsheet.")] = False,
     title: Annotated[str | None, typer.Option("--title", help="Tearsheet title.")] = None,
@@ -137,12 +184,12 @@ def backtest_cmd(
 ):
     """Backtest a strategy against a benchmark on the store's data, with costs, and save the run."""
     from .. import api
-    from ..run import run_backtest
+    from ..run import experiment_of, run_backtest
 
     spec = common.run_spec(
         strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
         fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance, band=band,
-        vol_target=vol_target,
+        vol_target=vol_target, cost=cost,
     )  # fmt: skip
     if export_weights is not None and not export_weights.endswith(".csv"):
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
@@ -151,11 +198,12 @@ def backtest_cmd(
     try:
         run = run_backtest(store, spec, progress=prog)
         command = common.command_line()
+        experiment = experiment_of(run, title, report)
         if report:
-            written = api.report(run, reports_dir, title=title, command=command, progress=prog)
+            written = api.report(run, reports_dir, title=title, command=command, progress=prog, experiment=experiment)
             path = run.path
         else:
-            path = api.save(run, reports_dir, command=command, progress=prog)
+            path = api.save(run, reports_dir, command=command, progress=prog, experiment=experiment)
         if export_weights:
             from ..fsutil import atomic_output
 
@@ -169,9 +217,10 @@ def backtest_cmd(
     if fmt is Format.json:
         common.emit_json(out)
         return
+    name = run.strategy.name
     metrics_table(
-        f"{strategy} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
-        {strategy: run.metrics, run.benchmark_label: run.bench_metrics},
+        f"{name} vs {run.benchmark_label}  {out['period']['start']} .. {out['period']['end']}  (run {run.run_id})",
+        {name: run.metrics, run.benchmark_label: run.bench_metrics},
     )
     if run.analysis:
         analysis_tables(run.analysis, strategy, run.benchmark_label)
@@ -219,7 +268,7 @@ def analysis_tables(analysis: dict, strategy: str, bench: str) -> None:
 
 @app.command("now")
 def now_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     param: ParamOpt = None,
     value: Annotated[
         float | None, typer.Option("--value", help="Portfolio value in USD (default: holdings total).")

@@ -82,9 +82,10 @@ def parse_date(value: str | None, what: str):
     return ts
 
 
-def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_dir, **exec_options):
+def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_dir, cost=None, **exec_options):
     """The RunSpec of the run options shared by backtest, sweep and walkforward, checked before any data is
-    read; ``exec_options`` are :class:`backtester.engine.ExecOptions`'s fields."""
+    read; ``exec_options`` are :class:`backtester.engine.ExecOptions`'s fields; ``cost``: ``--cost`` items."""
+    from ..costs import parse_overrides
     from ..engine import ExecOptions
     from ..run import RunSpec
     from ..strategy import parse_params
@@ -94,7 +95,7 @@ def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_di
     spec = RunSpec.of(
         strategy, parse_params(param), options=ExecOptions(**exec_options), gold=gold, benchmark=benchmark,
         start=None if s is None else str(s.date()), end=None if e is None else str(e.date()),
-        strategies_dir=strategies_dir,
+        strategies_dir=strategies_dir, costs={a: list(v) for a, v in parse_overrides(cost).items()},
     )  # fmt: skip
     spec.check()
     return spec

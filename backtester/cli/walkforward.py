@@ -27,7 +27,7 @@ def _num(v) -> str:
 
 @app.command("walkforward")
 def walkforward_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     grid: GridOpt = None,
     param: ParamOpt = None,
     train: Annotated[str, typer.Option("--train", help="Training window: 3y, 18m, 26w, 90d (calendar).")] = "3y",

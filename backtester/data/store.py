@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import fsutil
-from ..errors import DataError
+from ..errors import DataError, UsageError
 from . import catalog
 
 META_KEY = b"hedge"
@@ -154,6 +154,26 @@ class Store:
         if len(frame) and str(frame["date"].iloc[-1].date()) != meta.get("last"):
             raise self._damaged(series_id, "its last date does not match its metadata")
 
+    # ---- what a stored series is: a built-in catalog row, or a user declaration kept in its metadata
+    def spec(self, series_id: str) -> catalog.SeriesSpec:
+        if series_id in catalog.CATALOG:
+            return catalog.CATALOG[series_id]
+        from . import declared
+
+        decl = self.meta(series_id).get("declaration") if series_id in self.ids() else None
+        if not decl:
+            raise UsageError(
+                f"unknown series {series_id!r}", "see `hedge data status`; add your own with `hedge data add`"
+            )
+        return declared.to_spec(decl)
+
+    def user_specs(self) -> dict[str, catalog.SeriesSpec]:
+        """The user-declared series in the store (id -> spec), in id order."""
+        return {sid: self.spec(sid) for sid in self.ids() if sid not in catalog.CATALOG and self._declared(sid)}
+
+    def _declared(self, series_id: str) -> bool:
+        return bool(self.meta(series_id).get("declaration"))
+
     def last_common_date(self) -> pd.Timestamp:
         """The default "as of": the earliest last observation among the core series in the store."""
         self.require()
@@ -247,16 +267,33 @@ class Store:
                 shutil.rmtree(staging, ignore_errors=True)
         self._cache.clear()
 
-    def write(self, series_id: str, frame: pd.DataFrame, *, source: str, fetched_at: str | None = None) -> dict:
-        """Replace one series (in the open ``transaction()``, else in one of its own). Caller holds
-        ``lock()`` and has validated ``frame``."""
+    def write(
+        self,
+        series_id: str,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        fetched_at: str | None = None,
+        declaration: dict | None = None,
+    ) -> dict:
+        """Atomically replace one series file. Caller holds ``lock()`` and has validated ``frame``.
+
+        A user series passes its ``declaration`` (``declared.declare``) on its first write; later writes
+        (pulls) keep the stored one."""
         if self._staging is None:
             with self.transaction():
-                return self.write(series_id, frame, source=source, fetched_at=fetched_at)
+                return self.write(series_id, frame, source=source, fetched_at=fetched_at, declaration=declaration)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        spec = catalog.get(series_id)
+        if declaration is None and series_id not in catalog.CATALOG:
+            declaration = self.meta(series_id).get("declaration")
+        if declaration is not None:
+            from . import declared
+
+            spec = declared.to_spec(declaration)
+        else:
+            spec = catalog.get(series_id)
         frame = frame.reset_index(drop=True)
         meta = {
             "format": FORMAT,
@@ -269,6 +306,7 @@ class Store:
             "first": str(frame["date"].iloc[0].date()),
             "last": str(frame["date"].iloc[-1].date()),
             "rows": int(len(frame)),
+            **({"declaration": declaration} if declaration is not None else {}),
         }
         meta["checksum"] = checksum(frame, meta)
         table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -283,6 +321,16 @@ class Store:
         self._cache.pop(series_id, None)
         return meta
 
+    def remove(self, series_id: str) -> None:
+        """Delete one series file (caller holds ``lock()``)."""
+        self.path(series_id).unlink()
+        self._cache.pop(series_id, None)
+        dfd = os.open(self.series_dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
 
 def status_rows(store) -> tuple[str, list[dict]]:
     """``hedge data status``: (the store's as-of date, one row per catalogued series: source, units, first and
@@ -292,29 +340,35 @@ def status_rows(store) -> tuple[str, list[dict]]:
     import pandas as pd
 
     metas, damaged = {}, {}
+    user = store.user_specs()
     for sid in store.ids():
-        if sid not in catalog.CATALOG:
+        if sid not in catalog.CATALOG and sid not in user:
             continue
         try:
             store.read(sid)
             metas[sid] = store.meta(sid)
         except DataError as e:
             damaged[sid] = e
-    core = [pd.Timestamp(m["last"]) for s, m in metas.items() if catalog.CATALOG[s].core]
+    core = [pd.Timestamp(m["last"]) for s, m in metas.items() if s in catalog.CATALOG and catalog.CATALOG[s].core]
     every = [pd.Timestamp(m["last"]) for m in metas.values()]
     asof = min(core or every) if every else None
     rows = []
     for sid in sorted(metas.keys() | damaged.keys()):
-        spec = catalog.CATALOG[sid]
+        spec = catalog.CATALOG[sid] if sid in catalog.CATALOG else user[sid]
         if sid in damaged:
             rows.append({"series": sid, "units": spec.units, "frequency": spec.frequency, "damaged": damaged[sid].what,
-                         "repair": damaged[sid].fix})  # fmt: skip
+                         "repair": damaged[sid].fix, "user": spec.user})  # fmt: skip
             continue
         m = metas[sid]
         lag = max(0, int((asof - pd.Timestamp(m["last"])).days))  # a series past the as-of date is not behind
         rows.append(
             {
                 "series": sid,
+                "user": spec.user,
+                "kind": "price" if spec.kind == "price" else "series",
+                "holdable": spec.holdable,
+                "calendar": spec.calendar if spec.kind == "price" else None,
+                "available": m.get("declaration", {}).get("available") or spec.rule,
                 "source": m["source"].split(":")[0],
                 "units": spec.units,
                 "frequency": spec.frequency,

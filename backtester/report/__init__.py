@@ -58,6 +58,11 @@ def _uses(run) -> tuple[str, ...] | None:
 
     spec = run.manifest.get("spec") or {}
     try:
+        copy = run.path / "strategy.toml"  # a strategy file's run carries its own copy
+        if copy.is_file():
+            from ..strategies.files import load
+
+            return tuple(load(copy).uses)
         return tuple(st.get(run.strategy_name, spec.get("strategies_dir")).uses)
     except Exception:  # noqa: BLE001 - a report of an old run still renders, with the default signals
         return None

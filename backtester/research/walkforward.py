@@ -267,10 +267,11 @@ def stitched_weights(inp, choices: list[Choice]) -> pd.DataFrame:
     """Target weights on every test decision session: window k's rows from window k's parameters, computed
     on the signal rows up to the end of window k only."""
     parts = []
+    hist = inp.history if inp.history is not None else inp.signals  # windowed features see earlier rows
     for ch in choices:
         w = ch.window
-        wk = inp.resolved.weights({**inp.base_params, **ch.params}, inp.signals.iloc[: w.test_b])
-        parts.append(wk.iloc[w.test_a : w.test_b])
+        wk = inp.resolved.weights({**inp.base_params, **ch.params}, hist.loc[: inp.dates[w.test_b - 1]])
+        parts.append(wk.reindex(inp.dates[w.test_a : w.test_b]))
     out = pd.concat(parts).fillna(0.0)
     return out.reindex(columns=[c for c in out.columns if c in inp.assets])
 
@@ -531,6 +532,7 @@ def summary(wf: WalkForward, grid_source: str = "given") -> dict:
 
 def run_id_of(wf: WalkForward, data_hash: str) -> str:
     from .. import __version__
+    from ..strategies.files import file_of
 
     inp = wf.inp
     key = {
@@ -543,6 +545,9 @@ def run_id_of(wf: WalkForward, data_hash: str) -> str:
         "data": data_hash,
         "version": __version__,
     }
+    fs = file_of(inp.strategy)
+    if fs is not None:  # a strategy file counts by its content, not by the path it was given as
+        key["spec"]["strategy"] = {"file": fs.name, "sha256": fs.sha256}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{inp.strategy.name}-wf-{digest}"
 

@@ -45,6 +45,7 @@ class Inputs:
     factors: Factors | None  # all combinations at once, columns = assets (None: computed per chunk)
     strategy: object = None
     signals: pd.DataFrame | None = None  # signal frame on `dates` (for the generic per-chunk path)
+    history: pd.DataFrame | None = None  # every signal row up to the last date (run.with_history)
     spec: object = None  # the RunSpec (params = the fixed ones)
     grid: Grid | None = None
     base_params: dict = field(default_factory=dict)
@@ -78,7 +79,11 @@ class Inputs:
     def chunk_factors(self, lo: int, hi: int) -> Factors:
         if self.factors is not None:
             return self.factors.take(lo, hi)
-        f = per_combination(self.strategy, self.signals, self.combos[lo:hi])
+        if self.history is not None:
+            f = per_combination(self.strategy, self.history, self.combos[lo:hi])
+            f = f.rows(self.history.index.get_indexer(self.dates))
+        else:
+            f = per_combination(self.strategy, self.signals, self.combos[lo:hi])
         return _align(f, self.assets, self.gold)
 
     def index_of(self, when, side: str = "left") -> int:
@@ -162,12 +167,12 @@ def prepare(
     if sample is not None:
         combos = combos.sample(sample, seed)
     rr = runmod.resolve(store, spec, strategy=strat, signals=signals, assets=_universe(strat, combos, spec.gold))
-    prices, s = rr.prices, rr.signals
+    prices, s, hist = rr.prices, rr.signals, rr.history  # hist: windowed features see rows before the start
     factors = None
     if strat.sweep_fn is not None:
-        bare = s.copy(deep=False)
+        bare = hist.copy(deep=False)
         bare.attrs = {}  # pandas deep-copies attrs on every operation: ~0.3 ms per call, 1e5 calls
-        factors = for_strategy(strat, bare, combos)
+        factors = for_strategy(strat, bare, combos).rows(hist.index.get_indexer(prices.index))
         factors = _align(factors, [c for c in prices.columns if c != CASH], spec.gold)
     bf = for_strategy(rr.benchmark, s, [rr.benchmark_params])
     inp = from_prices(prices, bf if factors is None else factors, combos, rr.options, fallback=strat.fallback)
@@ -175,6 +180,7 @@ def prepare(
         inp.factors = None
     inp.strategy = strat
     inp.signals = s
+    inp.history = hist
     inp.spec = spec
     inp.grid = grid
     inp.base_params = base
