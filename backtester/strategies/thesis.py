@@ -6,12 +6,11 @@ condition is false where its input is unknown, so an unknown input means the neu
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from backtester.strategy import Param, Strategy
 
-from ._util import above, below, col, flag, mix, neutral
+from ._util import above, below, col, flag, neutral
 
 _NEUTRAL = {
     "neutral_spy": Param(float, 0.6, 0.0, 1.0, help="neutral weight of SPY"),
@@ -41,52 +40,10 @@ def seed_thesis_on(s: pd.DataFrame, p: dict) -> pd.Series:
     return scarce | (drained & widening) | qt_over
 
 
-def _seed_thesis(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    return mix(s.index, seed_thesis_on(s, p), _hedge(p), neutral(p))
-
-
-# ---------------------------------------------------------------- qt-pivot
-def _qt_pivot(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    off = neutral(p) if p["neutral"] == "mix" else {}
-    return mix(s.index, flag(s, "qt_ended"), _hedge(p), off)
-
-
-# ---------------------------------------------------------------- reserve-scarcity
-def _reserve_scarcity(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    r = col(s, "reserves_to_gdp")
-    hi, lo = p["upper"], p["lower"]
-    depth = ((hi - r) / max(hi - lo, 1e-9)).clip(0.0, 1.0).fillna(0.0)  # 0 above `upper`, 1 below `lower`
-    hedge = depth * p["max_weight"]
-    out = pd.DataFrame({"GLD": hedge * (1 - p["btc_share"]), "BTC-USD": hedge * p["btc_share"]}, index=s.index)
-    rest = 1.0 - hedge
-    for a, k in (("SPY", "neutral_spy"), ("IEF", "neutral_ief")):
-        out[a] = rest * p[k]
-    return out
-
-
-# ---------------------------------------------------------------- spread-stress
-def _spread_stress(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    stressed = above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
-    return mix(s.index, stressed, {"GLD": p["gold"]}, neutral(p))
-
-
-# ---------------------------------------------------------------- net-liquidity-trend
-def _net_liquidity_trend(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    rising = above(s, "net_liquidity_13w_change", p["band_bn"])
-    falling = below(s, "net_liquidity_13w_change", -p["band_bn"])
-    on = {"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}
-    off = {"GLD": p["gold"]}
-    w = mix(s.index, rising, on, neutral(p))
-    w_off = mix(s.index, falling, off, {})
-    f = falling.to_numpy(bool)[:, None]
-    cols = sorted(set(w.columns) | set(w_off.columns))
-    w, w_off = w.reindex(columns=cols, fill_value=0.0), w_off.reindex(columns=cols, fill_value=0.0)
-    return pd.DataFrame(np.where(f, w_off.to_numpy(), w.to_numpy()), index=s.index, columns=cols)
-
-
-# ---------------------------------------------------------------- many parameter sets at once (hedge sweep)
-# Same weights as the functions above, in factor form (backtester/strategies/factors.py): each condition is
-# computed once per distinct threshold set, the weights are per-combination loadings.
+# ---------------------------------------------------------------- every strategy in factor form, written once
+# The weights of many parameter sets at once (backtester/strategies/factors.py): each condition is computed
+# once per distinct threshold set, the weights are per-combination loadings. ``Strategy.fn`` (a backtest's one
+# parameter set) is derived from the same form (factors.weight_function).
 def _sweep(key, features, loadings):
     def fn(s: pd.DataFrame, plist):
         from backtester.strategies.factors import from_features
@@ -138,7 +95,6 @@ STRATEGIES = [
             **_HEDGE,
             **_NEUTRAL,
         },
-        fn=_seed_thesis,
         uses=("reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "qt_ended"),
         assets=_assets,
         sweep_fn=_sweep(
@@ -155,7 +111,6 @@ STRATEGIES = [
             "neutral": Param(str, "cash", choices=("cash", "mix"), help="off-signal: cash or mix"),
             **_NEUTRAL,
         },
-        fn=_qt_pivot,
         uses=("qt_ended",),
         assets=_assets,
         sweep_fn=_sweep(
@@ -174,7 +129,6 @@ STRATEGIES = [
             "btc_share": Param(float, 0.375, 0.0, 1.0, help="bitcoin's share of the hedge"),
             **_NEUTRAL,
         },
-        fn=_reserve_scarcity,
         uses=("reserves_to_gdp",),
         assets=_assets,
         sweep_fn=_sweep(lambda p: (p["upper"], p["lower"]), _scarcity_features, _scarcity_loadings),
@@ -187,7 +141,6 @@ STRATEGIES = [
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight under stress (rest cash)"),
             **_NEUTRAL,
         },
-        fn=_spread_stress,
         uses=("sofr_effr_bp_20d",),
         assets=lambda p: ("GLD", "SPY", "IEF"),
         sweep_fn=_sweep(
@@ -207,7 +160,6 @@ STRATEGIES = [
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight while falling (rest cash)"),
             **_NEUTRAL,
         },
-        fn=_net_liquidity_trend,
         uses=("net_liquidity_13w_change",),
         assets=_assets,
         sweep_fn=_sweep(lambda p: p["band_bn"], _trend_features, _trend_loadings),
