@@ -29,3 +29,24 @@ def ensure_numba_cache() -> str:
 
         config.reload_config()
     return path
+
+
+def kernels_cached(*stems: str) -> bool:
+    """Whether the persistent cache holds compiled kernels of every module folder named (``portfolio``...).
+
+    A cold cache means the next simulation compiles first (tens of seconds once); callers say so."""
+    root = os.environ.get("NUMBA_CACHE_DIR") or ensure_numba_cache()
+    if not root or not os.path.isdir(root):
+        return False
+    have = {n.rsplit("_", 1)[0] for n in os.listdir(root) if any(f.endswith(".nbi") for f in _ls(root, n))}
+    return all(s in have for s in stems)
+
+
+def _ls(root: str, name: str) -> list[str]:
+    try:
+        return os.listdir(os.path.join(root, name))
+    except OSError:
+        return []
+
+
+COMPILING = "compiling kernels (first run only, about 30 s)"

@@ -16,12 +16,15 @@ all NaN is "no new decision" (the previous target stands); NaN next to numbers i
 
 1. Checks (UsageError): assets holdable (``GC_F`` is not), weights finite, >= 0 (down to -1e-12,
    clipped), row sums <= 1 + 1e-9 (a sum in (1, 1+1e-9] is divided by itself), ``exec_lag`` an int >= 1,
-   costs >= 0 (and < 10000 bp), ``rebalance`` in change|monthly|weekly|band, 0 < band <= 1,
+   costs >= 0 (and < 10000 bp), ``rebalance`` in change+monthly|change|monthly|weekly|band, 0 < band <= 1,
    vol_target > 0, fallback = CASH or an asset column of ``prices``.
 2. Volatility targeting (optional), at decision date d: scale k_d = min(1, vol_target / sigma_d), where
    sigma_d = sample std (ddof=1) * sqrt(252) of the 60 daily returns of the target mix up to d:
    sum_i w_i(d) r_i(s) for the 60 sessions s <= d, w = the (raw) target of d, r_i from closes carried
-   over gaps, r_i = 0 where the asset has no price yet. With fewer than 60 returns of history in
+   over gaps, r_i = 0 where the asset has no price yet. Only what is known at the 16:00 ET close of d
+   is used: an asset whose close dated d comes later (``market.LATE_CLOSE``: BTC-USD, whose bar closes
+   00:00 UTC) enters with its return series lagged one session (r_i(s) is its return of session s-1),
+   so its close of d never moves the scale of d. With fewer than 60 returns of history in
    ``prices`` (or sigma_d = 0), k_d = 1. The non-CASH weights are multiplied by k_d; the rest is CASH.
 3. Lag: the target decided at session j fills at session j + exec_lag (the close). The run starts at
    the first fill session t0 (equity 1 before trading at t0) and ends at the last price date.
@@ -30,6 +33,8 @@ all NaN is "no new decision" (the previous target stands); NaN next to numbers i
    those dates per asset. This gives the effective target R_t; the traded target is W_t = k R_t
    (non-CASH weights scaled by the lagged k, CASH = 1 - sum).
 5. Schedule: a rebalance is *triggered* on t0 and then --
+   ``change+monthly`` (the default): as ``change``, and also on the first run session of each calendar
+   month (the drifted portfolio is brought back to W_t: a fixed mix stays near its targets);
    ``change``: when R_t differs from R_{t-1} (any |diff| > 1e-12; a move of the vol scale alone does
    not trigger: W_t is re-scaled when a rebalance happens; in ``band`` mode the band compares with W_t);
    ``monthly`` / ``weekly``: on the first run session of each calendar month / ISO week (schedule only:
@@ -66,32 +71,39 @@ in units of the initial capital), ``costs``, ``cash_returns`` (CASH index return
 ``notes``, ``unavailable_days`` and ``unavailable_share`` (share of run sessions on which some target
 weight went to the fallback).
 
-Cost defaults (bp, per side, of the traded value): ETFs GLD/SPY/QQQ/TLT/IEF fees 1 + slippage 2;
-BTC-USD 10 + 10; LBMA_GOLD 5 + 5 (a fixing: the proxy's "spread"); CASH 0 + 0. A single number for
+Cost defaults by asset class (``COST_CLASSES``, bp per side of the traded value): ETF/equity (GLD, SPY,
+QQQ, TLT, IEF, SLV, UUP, BIL, SGOV, the user's NYSE prices) fees 1 + slippage 2; crypto (BTC-USD,
+ETH-USD, the user's crypto prices) 10 + 10; other (LBMA_GOLD, a fixing: the proxy's "spread"; an id
+the engine cannot classify) 5 + 5; CASH 0 + 0. A single number for
 ``fees_bp`` / ``slippage_bp`` replaces the default of every non-CASH asset; a dict overrides the
 assets it names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .constants import CASH, PERIODS, REBALANCE, VOL_WINDOW
-from .data.market import check_holdable
+from .constants import CASH, DEFAULT_REBALANCE, PERIODS, REBALANCE, VOL_WINDOW
+from .data import catalog
+from .data.market import LATE_CLOSE, check_holdable
 from .errors import DataError, UsageError
 
+# (fee, slippage) bp per side by asset class; a built-in's class is in the catalog, a user price's follows
+# its calendar (nyse: equity, crypto: crypto; see backtester.costs); an id the engine cannot classify: other
+COST_CLASSES: dict[str, tuple[float, float]] = {"equity": (1.0, 2.0), "crypto": (10.0, 10.0), "other": (5.0, 5.0)}
 FEES_BP: dict[str, float] = {
-    "GLD": 1.0, "SPY": 1.0, "QQQ": 1.0, "TLT": 1.0, "IEF": 1.0,
-    "BTC-USD": 10.0, "LBMA_GOLD": 5.0, CASH: 0.0,
-}  # fmt: skip
+    **{a: COST_CLASSES[s.asset_class][0] for a, s in catalog.CATALOG.items() if s.holdable},
+    CASH: 0.0,
+}
 SLIPPAGE_BP: dict[str, float] = {
-    "GLD": 2.0, "SPY": 2.0, "QQQ": 2.0, "TLT": 2.0, "IEF": 2.0,
-    "BTC-USD": 10.0, "LBMA_GOLD": 5.0, CASH: 0.0,
-}  # fmt: skip
+    **{a: COST_CLASSES[s.asset_class][1] for a, s in catalog.CATALOG.items() if s.holdable},
+    CASH: 0.0,
+}
 __all__ = ["ExecOptions", "BacktestResult", "Plan", "backtest", "plan", "costs_bp", "resolve_costs",
            "FEES_BP", "SLIPPAGE_BP", "REBALANCE", "PERIODS", "VOL_WINDOW", "CASH"]  # fmt: skip
 SUM_TOL = 1e-9
@@ -140,9 +152,12 @@ class BacktestResult:
     def metrics(self) -> dict:
         from . import metrics
 
+        done = self.rebalanced.to_numpy(bool)
+        opening = self.rebalanced.index[int(done.argmax())] if done.any() else None
         return metrics.compute(
-            self.returns, self.cash_returns, weights=self.weights, trades=self.trades, costs=self.costs
-        )
+            self.returns, self.cash_returns, weights=self.weights, trades=self.trades, costs=self.costs,
+            opening=opening,
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- checks
@@ -157,7 +172,7 @@ def costs_bp(value, defaults: dict[str, float], assets: list[str], what: str) ->
         pass
     elif isinstance(value, dict):
         for k, v in value.items():
-            check_holdable([k])
+            check_holdable([k], user_ok=True)
             chosen[str(k)] = v
     else:
         for k in chosen:
@@ -168,7 +183,7 @@ def costs_bp(value, defaults: dict[str, float], assets: list[str], what: str) ->
     out = []
     for a in assets:
         try:
-            v = float(chosen.get(a, 0.0))
+            v = float(chosen.get(a, COST_CLASSES["other"][0 if what.startswith("fees") else 1]))
         except (TypeError, ValueError):
             raise UsageError(
                 f"{what} for {a} must be a number of basis points, got {chosen.get(a)!r}", param=what
@@ -199,7 +214,7 @@ class ExecOptions:
     fees_bp: float | dict | None = None
     slippage_bp: float | dict | None = None
     exec_lag: int = 1
-    rebalance: str = "change"
+    rebalance: str = DEFAULT_REBALANCE
     band: float = 0.05
     vol_target: float | None = None
 
@@ -255,6 +270,10 @@ class ExecOptions:
                 if not (math.isfinite(x) and 0 <= x < 10_000):
                     raise UsageError(f"{name} {x:g} is out of range", "give 0 to 10000 basis points", param=name)
 
+    def for_mix(self) -> ExecOptions:
+        """These options for a fixed mix (a benchmark): ``change`` becomes ``change+monthly``."""
+        return dataclasses.replace(self, rebalance=mix_rebalance(self.rebalance))
+
     def costs(self, assets) -> tuple[np.ndarray, np.ndarray]:
         """(fees, slippage) per asset of ``assets``, in basis points."""
         assets = list(assets)
@@ -298,7 +317,7 @@ def check_prices(prices) -> pd.DataFrame:
             "prices must be indexed by consecutive NYSE sessions (decision dates)",
             "reindex onto calendar.nyse_sessions(start, end)",
         )
-    check_holdable([c for c in px.columns if c != CASH])
+    check_holdable([c for c in px.columns if c != CASH], user_ok=True)
     px = px.apply(pd.to_numeric, errors="coerce").astype(float)
     vals = px.to_numpy()
     bad = ~np.isnan(vals) & ~(np.isfinite(vals) & (vals > 0))
@@ -321,7 +340,7 @@ def _check_weights(weights, assets: list[str], dates: pd.DatetimeIndex) -> tuple
     w = weights.copy()
     w.columns = [str(c) for c in w.columns]
     w = w.drop(columns=[CASH], errors="ignore")
-    check_holdable(w.columns)
+    check_holdable(w.columns, user_ok=True)
     missing = [c for c in w.columns if c not in assets]
     if missing:
         raise UsageError(f"weights for {', '.join(missing)} but prices have no such column", "load their prices")
@@ -361,15 +380,26 @@ def _check_weights(weights, assets: list[str], dates: pd.DatetimeIndex) -> tuple
     return out, decided
 
 
-def _vol_scale(raw: np.ndarray, close_ff: np.ndarray, vol_target: float) -> np.ndarray:
-    T = raw.shape[0]
-    k = np.ones(T)
-    if T <= VOL_WINDOW:
-        return k
+def known_returns(close_ff: np.ndarray, assets) -> np.ndarray:
+    """(T, n) daily returns of carried closes as known at the 16:00 ET close of each session (step 2):
+    0 on row 0 and where a price is missing; a ``LATE_CLOSE`` asset's column lagged one session."""
     with np.errstate(invalid="ignore", divide="ignore"):
         rets = np.zeros_like(close_ff)
         rets[1:] = close_ff[1:] / close_ff[:-1] - 1.0
     rets = np.nan_to_num(rets, nan=0.0, posinf=0.0, neginf=0.0)
+    for i, a in enumerate(assets):
+        if a in LATE_CLOSE:
+            rets[1:, i] = rets[:-1, i].copy()
+            rets[0, i] = 0.0
+    return rets
+
+
+def _vol_scale(raw: np.ndarray, close_ff: np.ndarray, vol_target: float, assets) -> np.ndarray:
+    T = raw.shape[0]
+    k = np.ones(T)
+    if T <= VOL_WINDOW:
+        return k
+    rets = known_returns(close_ff, assets)
     win = np.lib.stride_tricks.sliding_window_view(rets[1:], VOL_WINDOW, axis=0)  # (T-60, n, 60)
     w = np.nan_to_num(raw[VOL_WINDOW:], nan=0.0)
     mix = np.einsum("sn,snw->sw", w, win)
@@ -382,13 +412,14 @@ def _vol_scale(raw: np.ndarray, close_ff: np.ndarray, vol_target: float) -> np.n
 def _schedule(R, W, fresh, close, cash, dates, rebalance: str, band: float):
     T, n = R.shape
     trade = np.zeros(T, dtype=bool)
-    if rebalance == "monthly":
+    if rebalance in ("monthly", "change+monthly"):
         key = (dates.year * 12 + dates.month).to_numpy()
     elif rebalance == "weekly":
         iso = dates.isocalendar()
         key = iso["year"].to_numpy(int) * 100 + iso["week"].to_numpy(int)
     else:
         key = None
+    scheduled_only = rebalance in ("monthly", "weekly")
     pending = False
     last = np.zeros(n + 1)
     last[n] = 1.0
@@ -397,10 +428,12 @@ def _schedule(R, W, fresh, close, cash, dates, rebalance: str, band: float):
     for t in range(T):
         if t == 0:
             trig = True
-        elif key is not None:
+        elif scheduled_only:
             trig = bool(key[t] != key[t - 1])
         else:
             trig = bool(np.max(np.abs(R[t] - R[t - 1]), initial=0.0) > CHANGE_TOL)
+            if not trig and key is not None:  # change+monthly: also the first session of a month
+                trig = bool(key[t] != key[t - 1])
             if not trig and rebalance == "band":
                 rel = np.ones(n + 1)
                 held = last[:n] > 0
@@ -420,6 +453,12 @@ def _schedule(R, W, fresh, close, cash, dates, rebalance: str, band: float):
             else:
                 deferred += 1
     return trade, deferred, pending
+
+
+def mix_rebalance(rebalance: str) -> str:
+    """The rule for a fixed mix (benchmarks, controls): never pure ``change``, which would let the mix
+    drift forever (one trade in 24 years); ``change`` becomes ``change+monthly``."""
+    return "change+monthly" if rebalance == "change" else rebalance
 
 
 def check_fallback(fallback: str, assets: list[str]) -> str:
@@ -455,7 +494,7 @@ def plan(
     close_all = px[assets].to_numpy(float)
     fresh_all = ~np.isnan(close_all)
     close_ff = px[assets].ffill().to_numpy(float)
-    scale_all = _vol_scale(raw, close_ff, vol_target) if vol_target is not None else np.ones(len(all_dates))
+    scale_all = _vol_scale(raw, close_ff, vol_target, assets) if vol_target is not None else np.ones(len(all_dates))
 
     if not has.any():
         raise UsageError(

@@ -12,10 +12,11 @@ first session included: its return is the cost of the first trade).
 * ``max_drawdown`` = min over t of equity_t / max(1, equity_0..t) - 1 (<= 0; the initial capital 1
   counts as a peak), equity = cumprod(1 + r)
 * ``calmar`` = cagr / |max_drawdown|
-* ``turnover`` = one-way turnover a year: the sum of buys (as fractions of the pre-trade equity; the
-  first investment counts) divided by the years n / 252; ``turnover_total`` is the undivided sum
-* ``costs`` = sum of the daily costs (fractions of the pre-trade equity), ``costs_annual`` = costs /
-  years
+* ``turnover`` = one-way turnover a year: the sum of buys (as fractions of the pre-trade equity)
+  after the opening trade (the first rebalance, which invests the capital: buy-and-hold has turnover
+  0) divided by the years n / 252; ``turnover_total`` is the undivided sum
+* ``costs`` = sum of the daily costs (fractions of the pre-trade equity; the opening trade's included),
+  ``costs_annual`` = costs / years; ``opening_cost`` = the cost of the opening trade alone
 * ``time_in_market`` = per asset (not CASH), the share of sessions with a held weight > 1e-9
 * ``days`` = n, ``years`` = n / 252, ``start`` / ``end`` (ISO dates)
 
@@ -76,8 +77,10 @@ def compute(
     weights: pd.DataFrame | None = None,
     trades: pd.DataFrame | None = None,
     costs: pd.Series | None = None,
+    opening=None,
 ) -> dict:
-    """All metrics of one run (see the module doc). ``cash_returns`` must cover every return date."""
+    """All metrics of one run (see the module doc). ``cash_returns`` must cover every return date;
+    ``opening``: the date of the opening trade (default: the first date with a trade)."""
     ret = pd.Series(returns, dtype=float)
     if ret.isna().any():
         raise ValueError("returns contain NaN")
@@ -89,8 +92,12 @@ def compute(
     out["start"] = pd.Timestamp(ret.index[0]).date().isoformat() if len(ret) else None
     out["end"] = pd.Timestamp(ret.index[-1]).date().isoformat() if len(ret) else None
 
+    if opening is None and trades is not None and len(trades):
+        opening = pd.Timestamp(pd.to_datetime(trades["date"]).min())
     if trades is not None:
         size = pd.to_numeric(trades["size"], errors="coerce").fillna(0.0) if len(trades) else pd.Series([], dtype=float)
+        if len(trades) and opening is not None:
+            size = size[(pd.to_datetime(trades["date"]) != pd.Timestamp(opening)).to_numpy()]
         buys = float(size[size > 0].sum())
         out["turnover_total"] = buys
         out["turnover"] = buys / years if years > 0 else NAN
@@ -100,8 +107,10 @@ def compute(
         total_cost = float(pd.Series(costs, dtype=float).reindex(ret.index).fillna(0.0).sum())
         out["costs"] = total_cost
         out["costs_annual"] = total_cost / years if years > 0 else NAN
+        c = pd.Series(costs, dtype=float)
+        out["opening_cost"] = float(c.get(pd.Timestamp(opening), 0.0)) if opening is not None else 0.0
     else:
-        out["costs"] = out["costs_annual"] = NAN
+        out["costs"] = out["costs_annual"] = out["opening_cost"] = NAN
     if weights is not None:
         w = weights.reindex(ret.index)
         out["time_in_market"] = {

@@ -62,3 +62,30 @@ class Recorder(Silent):
 
 def ensure(progress: Progress | None) -> Progress:
     return progress if progress is not None else Silent()
+
+
+class Timer(Silent):
+    """Times each stage (and each countable piece of work): ``stages`` = [(text, seconds), ...] (for benches)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._open: tuple[str, float] | None = None
+        self.stages: list[tuple[str, float]] = []
+
+    def _close(self) -> None:
+        if self._open is not None:
+            text, t0 = self._open
+            self.stages.append((text, self._clock() - t0))
+            self._open = None
+
+    def stage(self, text: str) -> None:
+        self._close()
+        self._open = (text, self._clock())
+
+    def start(self, text: str, total: int | None) -> None:
+        self.stage(text)
+
+    def done(self) -> None:
+        self._close()

@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import __version__
-from .constants import GOLDS
+from .constants import DEFAULT_REBALANCE, GOLDS
 from .errors import DataError, UsageError
-from .strategy import Strategy, parse_params
+from .strategy import Strategy
 
 if TYPE_CHECKING:
     from .engine import ExecOptions
 
 __all__ = ["RunSpec", "ResolvedRun", "Run", "resolve", "run_backtest", "save_run", "load_run", "benchmark_strategy",
-           "data_fingerprint", "run_id_for", "swap_gold"]  # fmt: skip
+           "data_fingerprint", "run_id_for", "swap_gold", "with_history", "experiment_of", "STRATEGY_COPY"]  # fmt: skip
 
 
 @dataclass
@@ -53,12 +53,13 @@ class RunSpec:
     fees_bp: float | None = None  # None: per-asset defaults (engine.FEES_BP)
     slippage_bp: float | None = None
     exec_lag: int = 1
-    rebalance: str = "change"
+    rebalance: str = DEFAULT_REBALANCE
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
-    benchmark: str = "SPY"  # an asset, or weights "spy=0.6,tlt=0.4"
+    benchmark: str = "SPY"  # an asset, or weights of any assets "spy=0.6,gdx=0.4"
     strategies_dir: str | None = None
+    costs: dict = field(default_factory=dict)  # per-asset overrides: id -> [fee_bp, slippage_bp] (--cost)
 
     @property
     def options(self) -> ExecOptions:
@@ -94,8 +95,10 @@ _EXEC_FIELDS = ("fees_bp", "slippage_bp", "exec_lag", "rebalance", "band", "vol_
 
 
 def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, str]:
-    """``SPY`` -> buy-hold SPY; ``spy=0.6,tlt=0.4`` -> static-mix with those weights."""
+    """``SPY`` -> buy-hold SPY; ``spy=0.6,gdx=0.4`` -> static-mix of those weights (any holdable assets,
+    the user's own prices included; :func:`resolve` checks them against the store)."""
     from . import strategy as st
+    from .data.market import resolve_asset
 
     text = (text or "").strip()
     if not text:
@@ -103,12 +106,24 @@ def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, 
             "empty benchmark", "give an asset such as SPY, or weights such as spy=0.6,tlt=0.4", param="benchmark"
         )
     if "=" in text:
+        pairs = []
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            if part.count("=") != 1:
+                raise UsageError(
+                    f"benchmark part {part.strip()!r} is not asset=weight", "e.g. spy=0.6,gdx=0.4", param="benchmark"
+                )
+            a, w = (x.strip() for x in part.split("="))
+            pairs.append((a, w))
         s = st.get("static-mix")
-        params = s.resolve(parse_params([text]))
-        label = ",".join(f"{k}={v:g}" for k, v in params.items() if v > 0)
+        params = s.resolve({"mix": ",".join(f"{resolve_asset(a)}:{w}" for a, w in pairs)})
+        s.assets(params)  # the weights checked here: numbers in [0, 1] summing to at most 1
+        label = ",".join(f"{a.lower()}={float(w):g}" for a, w in pairs if float(w) > 0)
         return s, params, label
     s = st.get("buy-hold")
-    return s, s.resolve({"asset": text.upper() if text.upper() != "BTC" else "BTC-USD"}), text.upper()
+    asset = resolve_asset(text)
+    return s, s.resolve({"asset": asset}), asset
 
 
 def swap_gold(w: pd.DataFrame, gold: str) -> pd.DataFrame:
@@ -126,10 +141,29 @@ def data_fingerprint(store) -> dict:
     return {"hash": h, "series": series}
 
 
-def run_id_for(spec: RunSpec, params: dict, data_hash: str) -> str:
+def run_id_for(spec: RunSpec, params: dict, data_hash: str, strategy: Strategy | None = None) -> str:
+    """``<strategy name>-<12 hex>``: a hash of the resolved options, the data and the tool's version. A
+    strategy file counts by its name and content (sha256), not by the path it was given as."""
+    from .strategies.files import file_of
+
     key = {**asdict(spec), "params": params, "strategies_dir": None, "data": data_hash, "version": __version__}
+    name = spec.strategy
+    fs = file_of(strategy) if strategy is not None else None
+    if fs is not None:
+        name = fs.name
+        key["strategy"] = {"file": fs.name, "sha256": fs.sha256}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{spec.strategy}-{digest}"
+    return f"{name}-{digest}"
+
+
+def with_history(signals: pd.DataFrame, dates) -> pd.DataFrame:
+    """The signal rows a strategy sees for decisions on ``dates``: every row up to the last date (so
+    windowed features -- ``sma(GLD, 200)``, ``mean(x, 20)`` in strategy files -- do not depend on where a run
+    starts) plus ``dates`` themselves. Take the weights of ``dates`` from the result with ``reindex``."""
+    dates = pd.DatetimeIndex(dates)
+    if len(dates) == 0:
+        return signals.reindex(dates)
+    return signals.reindex(signals.index[signals.index <= dates[-1]].union(dates))
 
 
 @dataclass
@@ -151,6 +185,9 @@ class Run:
     unknown_share: float
     data: dict
     path: Path | None = None
+    prices: pd.DataFrame | None = None  # the engine's price frame (controls re-run on it)
+    target_weights: pd.DataFrame | None = None  # the strategy's target weights on every decision date
+    analysis: dict | None = None  # attribution and controls (research.controls.analyse, called by api.save)
 
     @property
     def returns(self) -> pd.Series:
@@ -170,7 +207,7 @@ class Run:
     def summary(self) -> dict:
         return {
             "run_id": self.run_id,
-            "strategy_name": self.spec.strategy,
+            "strategy_name": self.strategy.name,
             "benchmark_name": self.benchmark_label,
             "params": self.params,
             "period": {"start": self.metrics["start"], "end": self.metrics["end"]},
@@ -207,6 +244,7 @@ class ResolvedRun:
     prices: pd.DataFrame | None
     signals: pd.DataFrame
     notes: list[str]
+    history: pd.DataFrame | None = None  # every signal row up to the end, and the sessions (with_history)
 
     @property
     def gold(self) -> str:
@@ -214,10 +252,14 @@ class ResolvedRun:
 
     def weights(self, params: dict | None = None, signals: pd.DataFrame | None = None) -> pd.DataFrame:
         """The strategy's target weights (``params``: resolved parameters, default this run's) on ``signals``
-        (default this run's), gold swapped, restricted to the assets with a price column."""
-        w = swap_gold(
-            self.strategy.weights(self.signals if signals is None else signals, params or self.params), self.gold
-        )
+        (default: this run's sessions, computed on the rows before them too), gold swapped, restricted to the
+        assets with a price column."""
+        p = params or self.params
+        if signals is None and self.history is not None:
+            raw = self.strategy.weights(self.history, p).reindex(self.signals.index)
+        else:
+            raw = self.strategy.weights(self.signals if signals is None else signals, p)
+        w = swap_gold(raw, self.gold)
         if self.prices is None:
             return w
         return w.reindex(columns=[c for c in w.columns if c in self.prices.columns])
@@ -258,6 +300,7 @@ def resolve(
     signals: pd.DataFrame | None = None,
     assets: list[str] | None = None,
     window: bool = True,
+    progress=None,
 ) -> ResolvedRun:
     """Resolve ``spec`` on ``store``: checks, the strategy (``strategy`` overrides the registry lookup), its
     parameters, the benchmark, the assets, the window, the prices, the signal frame and the execution options.
@@ -265,11 +308,14 @@ def resolve(
     ``assets``: hold these instead of the strategy's own (the sweep passes the union over its grid).
     ``window=False``: no prices and no window (``hedge now`` decides on the store's last date).
     ``signals``: a precomputed ``signals.compute(store)`` frame (else it is computed).
+    ``progress``: a :class:`backtester.progress.Progress` that sees the stages.
     """
     from . import signals as sig
     from . import strategy as st
     from .data import market
+    from .progress import ensure
 
+    progress = ensure(progress)
     options = spec.check()
     strat = strategy if strategy is not None else st.get(spec.strategy, spec.strategies_dir)
     params = strat.resolve(spec.params)
@@ -278,10 +324,10 @@ def resolve(
     universe = list(dict.fromkeys(own + list(bstrat.assets(bparams))))
     for a in own:
         try:
-            market.check_holdable([a])
+            market.check_holdable([a], store)
         except UsageError as e:
             raise UsageError(f"strategy {strat.name}: {e.what}", e.fix) from None
-    market.check_holdable(universe)
+    market.check_holdable(universe, store)
     have = set(market.holdable_assets(store))
     for a in universe:
         if a not in have:
@@ -290,37 +336,59 @@ def resolve(
                 f"{who} holds {a}, which has no prices in the store {store.root}",
                 f"import its prices (`hedge data import` / `hedge data pull --series {a}`) or hold another asset",
             )
+    costs_note = None
+    if window:  # per-asset costs: class defaults, --fees-bp/--slippage-bp, --cost (backtester.costs)
+        from dataclasses import replace
+
+        from .costs import resolve as resolve_costs
+
+        fees, slips, costs_note = resolve_costs(
+            store, universe, options.fees_bp, options.slippage_bp, {a: tuple(v) for a, v in spec.costs.items()}
+        )
+        options = replace(options, fees_bp=fees, slippage_bp=slips)
     if signals is None:
+        progress.stage("computing signals")
         signals = sig.compute(store)
-    start = end = prices = None
+    start = end = prices = history = None
     notes: list[str] = []
     if window:
         start, end, notes = run_window(store, spec.start, spec.end, universe or ["GLD"])
+        progress.stage("loading prices")
         prices, pnotes = market.load_prices(store, universe, start, end)
         if not spec.end:  # the default end is the store's last common date, not something the user asked for
             pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
-        notes += pnotes
+        notes += pnotes + ([costs_note] if costs_note else [])
+        history = with_history(signals, prices.index)
         signals = signals.reindex(prices.index)
     return ResolvedRun(
         spec=spec, options=options, strategy=strat, params=params, assets=own, benchmark=bstrat,
         benchmark_params=bparams, benchmark_label=blabel, universe=universe, start=start, end=end, prices=prices,
-        signals=signals, notes=notes,
+        signals=signals, notes=notes, history=history,
     )  # fmt: skip
 
 
-def run_backtest(store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None) -> Run:
-    """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions."""
-    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals))
+def run_backtest(
+    store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None, progress=None
+) -> Run:
+    """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions; ``progress`` (a
+    :class:`backtester.progress.Progress`) sees the stages."""
+    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals, progress=progress), progress)
 
 
-def run_resolved(store, rr: ResolvedRun) -> Run:
+def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
     """The engine on a resolved run: strategy and benchmark, metrics, notes and the run id."""
     from . import engine, metrics
+    from ._numba import COMPILING, kernels_cached
+    from .progress import ensure
+
+    progress = ensure(progress)
+    progress.stage("simulating" if kernels_cached("portfolio", "base") else COMPILING)
 
     s = rr.signals
     notes = list(rr.notes)
-    res = engine.backtest(rr.weights(), rr.prices, rr.options, fallback=rr.strategy.fallback)
-    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options)
+    w = rr.weights()
+    res = engine.backtest(w, rr.prices, rr.options, fallback=rr.strategy.fallback)
+    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options.for_mix())  # a fixed mix is held
     strat = rr.strategy
     unknown = strat.unknown_share(s)
     by_input = {c: float(s[c].isna().mean()) for c in strat.uses if c in s.columns and s[c].isna().any()}
@@ -336,19 +404,77 @@ def run_resolved(store, rr: ResolvedRun) -> Run:
     cash = metrics.from_arrays(res.cash_returns.to_numpy(), res.cash_returns.to_numpy())
     m["cash_total_return"] = bm["cash_total_return"] = cash["total_return"]
     data = data_fingerprint(store)
-    rid = run_id_for(rr.spec, rr.params, data["hash"])
-    return Run(rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data)
+    rid = run_id_for(rr.spec, rr.params, data["hash"], strat)
+    progress.done()
+    return Run(
+        rid, rr.spec, rr.params, strat, rr.benchmark_label, res, bres, m, bm, s, notes, unknown, data,
+        prices=rr.prices, target_weights=w,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- saving
-def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None) -> Path:
-    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json) atomically.
+def experiment_of(run: Run, title: str | None = None, report: bool = False) -> dict:
+    """The fully resolved experiment of a run, as ``hedge rerun`` reads it back: every run option (the
+    strategy as given, raw params, window, costs, lag, rebalance, gold, benchmark), the resolved params,
+    the report choices, and for a strategy file its name, sha256 and the copy saved beside run.json."""
+    from .strategies.files import file_of
 
-    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``)."""
+    fs = file_of(run.strategy)
+    return {
+        **asdict(run.spec),
+        "resolved_params": run.params,
+        "title": title,
+        "report": bool(report),
+        "strategy_file": None
+        if fs is None
+        else {"name": fs.name, "sha256": fs.sha256, "copy": STRATEGY_COPY, "source": str(fs.path)},
+    }
+
+
+STRATEGY_COPY = "strategy.toml"
+
+
+def save_run(
+    run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None,
+    experiment: dict | None = None, force: bool = False,
+) -> Path:  # fmt: skip
+    """Write ``<reports_dir>/<run_id>/`` (returns, weights, targets, trades, signals, run.json, and for a
+    strategy file a copy of it) atomically.
+
+    ``extra``: more top-level keys for run.json (``hedge sweep --best-report`` adds ``{"sweep": {...}}``).
+    ``run.analysis`` (``attribution`` and ``controls``, set by ``api.save`` from ``research.controls``) goes
+    into run.json too, and the ``selection_window`` (:func:`selection_window`).
+    ``experiment``: the resolved experiment (default :func:`experiment_of` the run). ``force``: write the
+    folder even when it already records this very run (``hedge rerun`` regenerates every file)."""
+    from .progress import ensure
     from .signals import signal_columns
+    from .strategies.files import file_of
 
+    progress = ensure(progress)
+    progress.stage("saving the run")
     reports_dir = Path(reports_dir)
     final = reports_dir / run.run_id
+    fs = file_of(run.strategy)
+    manifest = {
+        "experiment": experiment if experiment is not None else experiment_of(run),
+        "run_id": run.run_id,
+        "tool": "liquidity-hedge",
+        "version": __version__,
+        "command": command,
+        "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
+        "strategy_source": run.strategy.source,
+        "summary": run.summary(),
+        "data": run.data,
+        **(run.analysis or {}),
+        **(extra or {}),
+    }
+    manifest["selection_window"] = selection_window(manifest)
+    if not force and _same_run(final / "run.json", manifest):
+        # the same run again (same spec, data and version): leave the saved run and its pages as they are,
+        # so a tearsheet never disagrees with run.json (only the command line would differ)
+        run.path = final
+        progress.done()
+        return final
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.", dir=reports_dir))
@@ -375,28 +501,17 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         run.signals.loc[r.returns.index[0] :, sc].to_csv(tmp / "signals.csv", index_label="date", float_format="%.10g")
         from .bootstrap import significance_of_returns
 
+        progress.stage("bootstrapping the Sharpe difference")
         try:  # seed 0, 2000 draws: deterministic, so saving the same run again writes identical files
             significance = significance_of_returns(rets)
         except UsageError:  # too few days of returns
             significance = None
-        manifest = {
-            "run_id": run.run_id,
-            "tool": "liquidity-hedge",
-            "version": __version__,
-            "command": command,
-            "spec": {**asdict(run.spec), "strategies_dir": run.spec.strategies_dir},
-            "strategy_source": run.strategy.source,
-            "summary": run.summary(),
-            "data": run.data,
-            "significance": significance,
-            **(extra or {}),
-        }
+        if fs is not None:
+            (tmp / STRATEGY_COPY).write_text(fs.text)
+        manifest = {**manifest, "significance": significance}
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
-        if final.exists():
-            keep = [p for p in final.iterdir() if p.name.endswith(".html") or p.name == "assets"]
-            for p in keep:  # a saved run keeps its rendered reports
-                os.replace(p, tmp / p.name)
+        if final.exists():  # a changed run: its old pages describe something else, they go with it
             shutil.rmtree(final)
         os.replace(tmp, final)
     except OSError as e:
@@ -410,7 +525,45 @@ def save_run(run: Run, reports_dir: Path, command: str | None = None, extra: dic
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     run.path = final
+    progress.done()
     return final
+
+
+def selection_window(manifest: dict) -> dict:
+    """Which period the run's parameters were chosen on (run.json ``selection_window``): ``kind`` ``fixed``
+    (parameters given, not chosen on the data: no window), ``sweep`` (the best of a sweep: chosen on the
+    sweep's whole window) or ``walkforward`` (each test window's parameters chosen on its training window:
+    the whole book is out of sample), and ``windows`` (``start``/``end``; walk-forward adds the test window)."""
+    if manifest.get("selection_window"):
+        return manifest["selection_window"]
+    if manifest.get("sweep"):
+        p = manifest["sweep"].get("period") or {}
+        return {"kind": "sweep", "windows": [{"start": p.get("start"), "end": p.get("end")}]}
+    if manifest.get("walkforward"):
+        rows = manifest["walkforward"].get("windows") or []
+        return {
+            "kind": "walkforward",
+            "windows": [
+                {"start": r.get("train_start"), "end": r.get("train_end"), "test_start": r.get("test_start"),
+                 "test_end": r.get("test_end")}
+                for r in rows
+            ],
+        }  # fmt: skip
+    return {"kind": "fixed", "windows": []}
+
+
+def _same_run(saved: Path, manifest: dict) -> bool:
+    """Whether ``saved`` (an existing run.json) records the run of ``manifest`` (apart from the command line
+    and the significance, which follows from the returns); False when there is none or it is damaged."""
+    try:
+        old = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return False
+    new = json.loads(json.dumps(_plain(manifest), sort_keys=True))
+    for k in ("command", "significance"):
+        old.pop(k, None)
+        new.pop(k, None)
+    return old == new
 
 
 def _plain(obj):

@@ -27,6 +27,8 @@ import pandas as pd
 from .constants import CASH
 from .errors import UsageError
 
+HEDGE_ASSETS = ("GLD", "LBMA_GOLD", "BTC-USD")  # what "the hedge" holds unless a strategy declares hedge_on
+
 
 @dataclass(frozen=True)
 class Param:
@@ -36,6 +38,21 @@ class Param:
     max: float | None = None
     help: str = ""
     choices: tuple[str, ...] | None = None
+    unit: str = ""  # what the number is in ("reserves/GDP", "$bn", "bp", "weight"); derived when empty
+
+    def unit_of(self, name: str) -> str:
+        """The parameter's unit: explicit, else from its name (``_bn``, ``_bp``) or help (a weight or share)."""
+        if self.unit:
+            return self.unit
+        if self.type is str:
+            return "choice"
+        if name.endswith("_bn"):
+            return "$bn"
+        if name.endswith("_bp"):
+            return "bp"
+        if "weight" in self.help or "share" in self.help:
+            return "weight"
+        return ""
 
     def parse(self, name: str, raw: object) -> object:
         if self.type is str:
@@ -79,6 +96,9 @@ class Strategy:
     # weights of many parameter sets at once. Give it alone and ``fn`` is derived from it (the strategy is
     # written once); give both and they must agree; without it the sweep calls ``fn`` per combination
     sweep_fn: Callable | None = field(default=None, compare=False, repr=False)
+    # optional: (signals, params) -> bool Series, True on decision dates where "the hedge is on" (attribution
+    # and the random-timing control); without it, where the weights hold any of HEDGE_ASSETS
+    hedge_on: Callable | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.fn is None:
@@ -123,7 +143,7 @@ class Strategy:
         declared = set(self.declared(params)) | {CASH}
         for col in raw.columns:
             a = str(col)
-            if a not in HOLDABLE:
+            if a not in HOLDABLE and a not in declared:  # a declared non-catalog id: a user price (resolve checks)
                 raise UsageError(
                     f"strategy {self.name} names unknown asset {a!r} in its weights",
                     f"hold one of: {', '.join(HOLDABLE)}",
@@ -140,6 +160,16 @@ class Strategy:
                     "give numbers (0 for none); NaN is only for an unknown input",
                 )
 
+    def hedge_state(self, signals: pd.DataFrame, params: Mapping[str, object], weights=None) -> pd.Series:
+        """True on the decision dates where the hedge is on: ``hedge_on`` if declared, else where the target
+        weights hold any of ``HEDGE_ASSETS`` (gold, bitcoin)."""
+        if self.hedge_on is not None:
+            on = pd.Series(self.hedge_on(signals, dict(params)), index=signals.index)
+            return on.reindex(signals.index).fillna(False).astype(bool)
+        w = self.weights(signals, params) if weights is None else weights
+        cols = [c for c in w.columns if c in HEDGE_ASSETS]
+        return (w[cols] > 0).any(axis=1).reindex(signals.index).fillna(False).astype(bool)
+
     def unknown_share(self, signals: pd.DataFrame) -> float:
         cols = [c for c in self.uses if c in signals.columns]
         if not cols or signals.empty:
@@ -148,16 +178,24 @@ class Strategy:
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
-    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError."""
+    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError.
+
+    A weights value keeps its commas: ``hedge=IBIT:0.3,GLD:0.5`` is one parameter (a part without '='
+    but with ':' continues the previous value)."""
     out: dict[str, str] = {}
     for item in items or []:
+        last = None
         for part in item.split(","):
             if not part.strip():
+                continue
+            if "=" not in part and ":" in part and last is not None:
+                out[last] += "," + part.strip()
                 continue
             if "=" not in part:
                 raise UsageError(f"parameter {part!r} is not name=value", "write params name=value", param="params")
             k, v = part.split("=", 1)
-            out[k.strip().lower()] = v.strip()
+            last = k.strip().lower()
+            out[last] = v.strip()
     return out
 
 
@@ -214,17 +252,26 @@ def _user(d: Path) -> dict[str, Strategy]:
 
 def registry(strategies_dir: str | Path | None = None) -> dict[str, Strategy]:
     """Every strategy by name: the built-ins, then those of ``strategies_dir`` (a user's folder of modules
-    defining ``STRATEGY`` / ``STRATEGIES``; a name there replaces a built-in). Built once per process."""
+    defining ``STRATEGY`` / ``STRATEGIES``, and of ``*.toml`` strategy files; a name there replaces a
+    built-in). Built once per process (the files are parsed on each call: nothing in them runs)."""
     out = dict(_builtins())
     if strategies_dir:
         d = Path(strategies_dir)
         if not d.is_dir():
             raise UsageError(f"strategies folder {d} does not exist", "pass a folder of strategy modules")
+        from .strategies import files
+
+        out.update(files.load_dir(d))  # *.toml strategy files (nothing in them runs)
         out.update(_user(d))
     return out
 
 
 def get(name: str, strategies_dir: str | Path | None = None) -> Strategy:
+    """A strategy by name, or a ``.toml`` strategy file by path (``backtester.strategies.files``)."""
+    from .strategies import files
+
+    if files.is_strategy_file(name):
+        return files.load_strategy(name)
     reg = registry(strategies_dir)
     if name not in reg:
         raise UsageError(f"unknown strategy {name!r}", f"known strategies: {', '.join(reg)} (see `hedge strategies`)")

@@ -16,7 +16,7 @@ evaluation, peak RSS of every process (``ru_maxrss``: the client; each Dask work
 the bytes scattered to each worker. Targets (issue 15): in-process < 2 GB; Dask within 15% of the
 in-process rate at equal cores; SPA < 1 GB.
 
-    python bench/scale.py [--snapshot DIR] [--only inproc,dask-2,dask-1,spa]
+    python bench/scale.py [--snapshot DIR] [--only inproc,dask-2,dask-1,spa] [--small]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 GRID_1E6 = [
-    "floor=0.06:0.155:0.005", "spread_bp=0:45:5", "rrp_drained_bn=0:900:100", "gold=0.025:0.5:0.025",
+    "floor=0.055:0.15:0.005", "spread_bp=0:45:5", "rrp_drained_bn=0:900:100", "gold=0.025:0.5:0.025",
     "btc=0.02:0.5:0.02",
 ]  # 20 x 10 x 10 x 20 x 25 = 10^6  # fmt: skip
 GRID_1E5 = [
@@ -63,7 +63,7 @@ def _prepare(store_dir: str, grid: list[str]):
     return warm, inp, time.perf_counter() - t
 
 
-def child(mode: str, store_dir: str) -> dict:
+def child(mode: str, store_dir: str, small: bool = False) -> dict:
     from backtester.research import executor as exmod
     from backtester.research.sweep import evaluate
 
@@ -81,7 +81,7 @@ def child(mode: str, store_dir: str) -> dict:
             "rss_before_gb": rss0 / GB, "peak_rss_gb": _rss_self() / GB, "block": r["block"],
             "spa": r["spa"], "reality_check": r["reality_check"]["p_value"], "stepm": r["stepm"]["count"],
         }  # fmt: skip
-    warm, inp, t_prep = _prepare(store_dir, GRID_1E6)
+    warm, inp, t_prep = _prepare(store_dir, GRID_1E5 if small else GRID_1E6)
     workers = int(mode.split("-")[1]) if mode.startswith("dask") else 0
     with exmod.make("dask" if workers else "local", None, workers or None) as ex:
         evaluate(warm, executor=ex)  # warm-up (workers load the kernels)
@@ -106,11 +106,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--snapshot", default=os.environ.get("HEDGE_SNAPSHOT_DIR", str(REPO.parent / "shared/data")))
     ap.add_argument("--only", default="inproc,dask-2,dask-1,spa")
+    ap.add_argument("--small", action="store_true", help="sweep modes on the 10^5 grid instead of 10^6")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--store", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        sys.stdout.write(json.dumps(child(a.child, a.store)) + "\n")
+        sys.stdout.write(json.dumps(child(a.child, a.store, a.small)) + "\n")
         return
     from backtester.data.importer import import_snapshot
     from backtester.data.store import Store
@@ -120,9 +121,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "store")
         import_snapshot(Path(a.snapshot), store)
+        small = ["--small"] if a.small else []
         for mode in a.only.split(","):
             p = subprocess.run(
-                [sys.executable, __file__, "--child", mode, "--store", str(store.root)],
+                [sys.executable, __file__, "--child", mode, "--store", str(store.root), *small],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
             )  # fmt: skip
             if p.returncode != 0:

@@ -20,7 +20,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("data", ("backtester.data",)),
     ("signals", ("backtester.signals",)),
     ("strategies", ("backtester.strategy", "backtester.strategies")),
-    ("engine/run", ("backtester.engine", "backtester.run", "backtester.now")),
+    (
+        "engine/run",
+        ("backtester.engine", "backtester.costs", "backtester.run", "backtester.now", "backtester.experiment"),
+    ),
     ("research", ("backtester.research",)),
     ("report", ("backtester.report",)),
     ("api", ("backtester.api",)),

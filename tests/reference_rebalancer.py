@@ -29,7 +29,7 @@ def reference_backtest(
     fees_bp=0.0,
     slippage_bp=0.0,
     exec_lag: int = 1,
-    rebalance: str = "change",
+    rebalance: str = "change+monthly",
     band: float = 0.05,
     vol_target: float | None = None,
     fallback: str = CASH,
@@ -48,6 +48,8 @@ def reference_backtest(
     scale = pd.Series(1.0, index=prices.index)
     if vol_target is not None:
         rets = prices[assets].ffill().pct_change(fill_method=None).fillna(0.0)
+        if "BTC-USD" in rets.columns:  # its bar of d closes 00:00 UTC, after the 16:00 ET decision
+            rets["BTC-USD"] = rets["BTC-USD"].shift(1).fillna(0.0)
         for j in range(60, len(sessions)):
             row = decided.iloc[j]
             if row.isna().any():
@@ -112,6 +114,8 @@ def reference_backtest(
             trig = d.isocalendar()[:2] != run[pos - 1].isocalendar()[:2]
         else:
             trig = any(abs(eff[a] - prev_eff[a]) > 1e-12 for a in assets)
+            if rebalance == "change+monthly" and not trig:
+                trig = (d.year, d.month) != (run[pos - 1].year, run[pos - 1].month)
             if rebalance == "band" and not trig:
                 trig = any(abs(shadow[a] - tgt[a]) > band for a in [*assets, CASH])
         prev_eff = eff

@@ -188,7 +188,7 @@ def test_gold_proxy_and_benchmark_mix(snapshot_store, tmp_path):
         (["backtest", "seed-thesis", "--fees-bp", "-1"], "--fees-bp -1 is out of range"),
         (["backtest", "seed-thesis", "--exec-lag", "0"], "--exec-lag 0"),
         (["backtest", "seed-thesis", "--gold", "GC_F"], "--gold 'GC_F'"),
-        (["backtest", "buy-hold", "--param", "asset=GC_F"], "is not one of"),
+        (["backtest", "buy-hold", "--param", "asset=GC_F"], "GC_F is not holdable"),
         (["backtest", "seed-thesis", "--rebalance", "daily"], "--rebalance 'daily'"),
         (["backtest", "static-mix", "--param", "spy=0.7", "--param", "tlt=0.7"], "sum to 1.4"),
         (["now", "seed-thesis", "--holdings", "/nonexistent.csv"], "holdings file"),
@@ -263,3 +263,37 @@ def test_user_strategy_folder(snapshot_store, tmp_path):
     assert c == 0, e
     got = json.loads(o)
     assert got["strategy"]["total_return"] == pytest.approx(got["benchmark"]["total_return"], rel=1e-12)
+
+
+def test_now_without_a_portfolio_invents_no_orders(snapshot_store):
+    c, o, e = run_cli("now", "seed-thesis", "--data-dir", str(snapshot_store.root), "--format", "json")
+    assert c == 0, e
+    got = json.loads(o)
+    assert got["orders"] == [] and got["value_usd"] is None and "--value" in got["order_hint"]
+    weights = {t["asset"]: t["target_weight"] for t in got["targets"]}
+    assert weights == pytest.approx({"BTC-USD": 0.3, "CASH": 0.2, "GLD": 0.5}, abs=1e-12)
+    c, o, e = run_cli("now", "seed-thesis", "--data-dir", str(snapshot_store.root))
+    assert c == 0 and "no orders: give --value USD or --holdings FILE" in o and "order" not in o.split("no orders")[0]
+
+
+def test_now_whole_shares_fees_and_stale_prices(snapshot_store, tmp_path):
+    h = tmp_path / "h.csv"
+    h.write_text("asset,value\nSPY,60000\nIEF,40000\n")
+    args = ["now", "seed-thesis", "--holdings", str(h), "--data-dir", str(snapshot_store.root), "--format", "json"]
+    got = json.loads(run_cli(*args)[1])
+    o = {x["asset"]: x for x in got["orders"]}
+    gld = o["GLD"]
+    assert gld["order_units"] == int(50_000 / gld["price"])  # whole shares, rounded toward zero
+    assert gld["order_usd"] == pytest.approx(gld["order_units"] * gld["price"])
+    assert o["BTC-USD"]["order_units"] == pytest.approx(30_000 / o["BTC-USD"]["price"])  # bitcoin in fractions
+    # what rounding leaves stays in CASH: the book still adds up to the portfolio
+    assert sum(x["current_usd"] + x["order_usd"] for x in got["orders"]) == pytest.approx(100_000)
+    # fees + slippage at the engine's defaults: ETFs 1 + 2 bp, BTC 10 + 10 bp
+    assert gld["fees_usd"] == pytest.approx(abs(gld["order_usd"]) * 3e-4)
+    assert o["BTC-USD"]["fees_usd"] == pytest.approx(30_000 * 20e-4)
+    assert got["fees_usd"] == pytest.approx(sum(x["fees_usd"] for x in got["orders"]))
+    # SPY and IEF end on 2026-06-04 in the snapshot: stale at a 2026-08-19 decision
+    assert any(w.startswith("SPY: stale price, last close 2026-06-04") for w in got["warnings"])
+    frac = json.loads(run_cli(*args, "--fractional")[1])
+    g2 = next(x for x in frac["orders"] if x["asset"] == "GLD")
+    assert g2["order_units"] == pytest.approx(50_000 / g2["price"]) and not float(g2["order_units"]).is_integer()

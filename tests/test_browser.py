@@ -34,7 +34,7 @@ PANEL_CHARTS = ["signals", "weights", "drawdowns", "equity"]
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-    "--window-size=1200,900",
+    "--window-size=1400,900",
 ]  # fmt: skip
 
 CHECK_JS = r"""
@@ -42,7 +42,7 @@ CHECK_JS = r"""
   const charts = {};
   for (const el of document.querySelectorAll('[data-chart]')) {
     const svg = el.querySelector('svg'), img = el.querySelector('img');
-    const r = {present: !!(svg || img), width: 0, height: 0, drawn: 0};
+    const r = {present: !!(svg || img), width: 0, height: 0, drawn: 0, img: !svg && !!img};
     if (svg) {
       const b = svg.getBoundingClientRect();
       r.width = b.width; r.height = b.height;
@@ -55,7 +55,17 @@ CHECK_JS = r"""
     }
     charts[el.getAttribute('data-chart')] = r;
   }
-  return JSON.stringify({charts, title: document.title, scripts: document.scripts.length,
+  document.querySelectorAll('.plotly-graph-div').forEach((el, i) => {  // plotly pages: one entry per plot
+    const svgs = el.querySelectorAll('svg.main-svg'), b = el.getBoundingClientRect();
+    let drawn = 0;
+    svgs.forEach(svg => svg.querySelectorAll('path, rect, text').forEach(p => {
+      const bb = p.getBBox(); if (bb.width > 0 || bb.height > 0) drawn++; }));
+    charts['plotly-' + i] = {present: svgs.length > 0, width: b.width, height: b.height, drawn};
+  });
+  const external = [...document.querySelectorAll('[src],[href]')]
+    .map(e => e.getAttribute('src') || e.getAttribute('href')).filter(u => /^(https?:)?\/\//i.test(u));
+  return JSON.stringify({charts, title: document.title, scripts: document.scripts.length, external,
+                         inline_scripts_only: [...document.scripts].every(x => !x.src),
                          h1: (document.querySelector('h1') || {}).textContent || ''});
 })()
 """
@@ -164,14 +174,21 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def page_problems(result: dict, events: list[dict], charts: list[str]) -> list[str]:
-    """Everything wrong with a rendered page (empty when it is fine)."""
+def page_problems(result: dict, events: list[dict], charts: list[str], scripts_ok: bool = False) -> list[str]:
+    """Everything wrong with a rendered page (empty when it is fine). ``scripts_ok``: a plotly page, whose
+    inlined plotly.js is allowed (inline only: no script loads from anywhere)."""
     out = []
+    if result.get("external"):
+        out.append(f"external URLs in the page: {result['external'][:3]}")
+    if scripts_ok:
+        if not result.get("inline_scripts_only"):
+            out.append("a script is loaded from a file or URL")
+        result = {**result, "scripts": 0}
     for name in charts:
         c = result["charts"].get(name)
         if c is None or not c["present"]:
             out.append(f"chart {name} is missing")
-        elif c["width"] < 300 or c["height"] < 100 or c["drawn"] < 20:
+        elif c["width"] < 300 or c["height"] < 100 or c["drawn"] < (1 if c.get("img") else 20):  # an image: loaded
             out.append(f"chart {name} is not drawn: {c}")
     for e in events:
         m, p = e.get("method"), e.get("params", {})
@@ -258,3 +275,49 @@ def test_index_and_compare_render(browser, pages):
     result, events = browser.open(pages["compare"])
     assert page_problems(result, events, ["compare-equity"]) == []
     assert result["title"] == XSS
+
+
+@pytest.fixture(scope="module")
+def more_pages(snapshot_store, tmp_path_factory):
+    """Every other page type on the snapshot: best of a sweep (with its heatmap), walk-forward, signals,
+    events and thesis pages."""
+    d = tmp_path_factory.mktemp("browser-more")
+    root, reports = str(snapshot_store.root), str(d / "reports")
+    base = ["--data-dir", root, "--format", "json"]
+    code, out, err = run_cli(
+        "sweep", "seed-thesis", "--grid", "floor=0.09:0.11:0.01", "--grid", "spread_bp=0,5", "--best-report",
+        "--heatmap", str(d / "heat.html"), "--reports-dir", reports, *base,
+    )  # fmt: skip
+    assert code == 0, err
+    best = json.loads(out)["report"]
+    code, out, err = run_cli(
+        "walkforward", "seed-thesis", "--grid", "floor=0.09,0.1", "--train", "3y", "--test", "1y", "--reports-dir",
+        reports, *base,
+    )  # fmt: skip
+    assert code == 0, err
+    wf = json.loads(out)["report"]
+    for args in (("signals", "--plot", str(d / "signals.html")), ("events", "--plot", str(d / "events.html")),
+                 ("thesis", "--html", str(d / "thesis.html"))):  # fmt: skip
+        code, out, err = run_cli(*args, *base)
+        assert code == 0, err
+    pages = {"heatmap": "heat", "signals": "signals", "events": "events", "thesis": "thesis"}
+    out = {k: d / f"{v}.html" for k, v in pages.items()}
+    return {**out, "best": Path(best), "walkforward": Path(wf), "index": Path(reports) / "index.html"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "page, charts, plotly",
+    [
+        ("best", QS_CHARTS + PANEL_CHARTS, False),
+        ("walkforward", QS_CHARTS + PANEL_CHARTS, False),
+        ("index", [], False),
+        ("thesis", ["thesis-fed", "thesis-returns"], False),
+        ("heatmap", ["plotly-0"], True),
+        ("signals", ["plotly-0"], True),
+        ("events", ["plotly-0"], True),
+    ],
+)
+def test_every_page_type_renders_at_1400px(browser, more_pages, page, charts, plotly):
+    result, events = browser.open(more_pages[page])
+    assert page_problems(result, events, charts, scripts_ok=plotly) == []

@@ -182,7 +182,7 @@ def switching_weights(px, seed=3, every=7):
     return pd.DataFrame(rows, index=d, columns=assets)
 
 
-@pytest.mark.parametrize("rebalance", ["change", "weekly", "band"])
+@pytest.mark.parametrize("rebalance", ["change+monthly", "change", "weekly", "band"])
 @pytest.mark.parametrize("costs", [False, True])
 def test_switching_strategy_matches_reference(rebalance, costs):
     px = synthetic_prices()
@@ -253,7 +253,7 @@ def test_missing_close_while_held_is_carried_and_trades_wait():
     d = px.index
     px.loc[d[30], "LBMA_GOLD"] = np.nan  # a UK holiday
     w = pd.DataFrame({"LBMA_GOLD": [0.6, 0.2], "GLD": [0.0, 0.5]}, index=d[[0, 29]])
-    r = backtest(w, px)
+    r = backtest(w, px, rebalance="change")
     # the switch decided on d29 would fill on d30, when LBMA has no fresh close: it waits for d31
     assert not r.rebalanced[d[30]] and r.rebalanced[d[31]]
     assert set(r.trades["date"]) == {d[1], d[31]}
@@ -262,7 +262,7 @@ def test_missing_close_while_held_is_carried_and_trades_wait():
     assert r.weights.loc[d[30], "LBMA_GOLD"] * r.equity[d[30]] == pytest.approx(lb_units * px.loc[d[29], "LBMA_GOLD"])
     assert any("waited 1 sessions" in n for n in r.notes)
     kw = dict(fees_bp=engine.FEES_BP, slippage_bp=engine.SLIPPAGE_BP)
-    assert_close(r.equity, reference_backtest(w, px, **kw)["equity"])
+    assert_close(r.equity, reference_backtest(w, px, rebalance="change", **kw)["equity"])
 
 
 def test_no_decision_rows_and_asof_weights():

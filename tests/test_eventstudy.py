@@ -183,6 +183,8 @@ def test_cli_events_qt_end(snapshot_store, tmp_path):
     }
     text = html.read_text()
     assert "<script src=" not in text and "Plotly" in text and len(text) > 1_000_000  # plotly.js inlined
+    # each panel states its n: both QT ends drawn (2025's path as far as the prices go), of 2 ("/" escaped)
+    assert "qt-end \\u002f BTC-USD: n = 2 of 2" in text and "qt-end \\u002f GLD: n = 2 of 2" in text
 
 
 @pytest.mark.parametrize(

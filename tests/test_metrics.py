@@ -89,9 +89,13 @@ def test_turnover_costs_and_time_in_market():
     w.iloc[:126, 2] = 1.0
     w.iloc[100:, 1] = 1e-10  # below the 1e-9 threshold: not "in the market"
     m = metrics.compute(ret, ret, weights=w, trades=trades, costs=costs)
-    assert m["turnover_total"] == pytest.approx(1.2)
-    assert m["turnover"] == pytest.approx(0.6)  # one-way: buys a year
+    # the opening trade (the first trade date) is not turnover; its cost is reported alone
+    assert m["turnover_total"] == pytest.approx(0.2)
+    assert m["turnover"] == pytest.approx(0.1)  # one-way: buys a year
     assert m["costs"] == pytest.approx(0.0004) and m["costs_annual"] == pytest.approx(0.0002)
+    assert m["opening_cost"] == pytest.approx(0.0003)
+    m0 = metrics.compute(ret, ret, trades=trades, costs=costs, opening=dates[100])  # another opening date
+    assert m0["turnover_total"] == pytest.approx(1.0) and m0["opening_cost"] == pytest.approx(0.0001)
     assert m["time_in_market"] == {"GLD": 0.75, "BTC-USD": 0.0}
 
 

@@ -34,7 +34,7 @@ def made(snapshot_store, tmp_path_factory):
         "backtest", "qt-pivot", "--data-dir", root, "--reports-dir", str(reports), "--format", "json"
     )
     assert code == 0, err
-    return {"dir": reports, "seed": seed, "pivot": json.loads(out)}
+    return {"dir": reports, "seed": seed, "pivot": json.loads(out), "root": root}
 
 
 def page_of(made) -> str:
@@ -100,10 +100,16 @@ def test_tearsheet_has_the_liquidity_panels_tables_and_manifest(made):
         assert m and m.group(0).count("<path") > 10, chart
     signals = re.search(r'data-chart="signals">(.*?)</figure>', page, flags=re.S).group(1)
     for text in ("reserves / nominal GDP", "floor = 0.1", "rrp_drained_bn = 50", "spread_bp = 5", "qt-end",
-                 "regime: scarce", "out of sample (from 2025-10-14)"):  # fmt: skip
+                 "regime: scarce", "after the essay (from 2025-10-14)"):  # fmt: skip
         assert text in signals, text
-    for anchor in ("regimes", "sample", "trades", "events", "manifest"):
+    for anchor in ("regimes", "sample", "attribution", "controls", "significance", "trades", "events", "manifest"):
         assert f'id="{anchor}"' in page
+    # issue 13: a fixed rule is split at the essay as a marker, not as "in sample"; the verdicts are on the page
+    assert "before the essay (fixed rule)" in page and "after the essay (continuing positions)" in page
+    seed = made["seed"]
+    assert htmllib.escape(seed["attribution"]["verdict"], quote=True) in page
+    assert htmllib.escape(seed["controls"]["random_timing"]["verdict"], quote=True) in page
+    assert f"p = {seed['controls']['random_timing']['p_value']:.3f}" in page
     run_json = json.loads((made["dir"] / made["seed"]["run_id"] / "run.json").read_text())
     manifest = page[page.index('id="manifest"') :]
     assert run_json["data"]["hash"] in manifest
@@ -133,6 +139,10 @@ def test_returns_by_regime(made):
     assert bench.loc["scarce", "cagr"] == pytest.approx(np.prod(1 + x) ** (252 / len(x)) - 1, rel=1e-9)
     assert bench.loc["scarce", "volatility"] == pytest.approx(x.std(ddof=1) * np.sqrt(252), rel=1e-9)
     assert bench.loc["scarce", "hit_rate"] == pytest.approx((x > 0).mean())
+    # the excess over the benchmark, regime by regime, on the strategy's rows only
+    for reg in strat.index:
+        assert strat.loc[reg, "excess_cagr"] == pytest.approx(strat.loc[reg, "cagr"] - bench.loc[reg, "cagr"])
+    assert bench["excess_cagr"].isna().all()
     regimes = page_of(made)[page_of(made).index('id="regimes"') :]
     assert f"{100 * strat.loc['easing', 'cagr']:.2f}%" in regimes.split("</table>")[0]
 
@@ -276,3 +286,74 @@ def test_report_is_quiet_on_the_terminal(made):
     assert p.stderr == ""
     sheet = made["dir"] / made["seed"]["run_id"] / "tearsheet.html"
     assert p.stdout == f"wrote {sheet}\nindex {made['dir'] / 'index.html'}\n"
+
+
+def test_compare_aligns_on_the_common_window(made):
+    a = made["seed"]["run_id"]
+    code, out, err = run_cli(
+        "backtest", "spread-stress", "--start", "2019-01-02", "--data-dir", made["root"], "--reports-dir",
+        str(made["dir"]), "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    b = json.loads(out)["run_id"]
+    code, out, err = run_cli("compare", a, b, "--reports-dir", str(made["dir"]), "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["aligned"] is True and got["same_period"] is False
+    ra = pd.read_csv(made["dir"] / a / "returns.csv", index_col="date", parse_dates=True)
+    rb = pd.read_csv(made["dir"] / b / "returns.csv", index_col="date", parse_dates=True)
+    common = ra.index.intersection(rb.index)
+    assert got["window"] == {"start": str(common[0].date()), "end": str(common[-1].date()), "days": len(common)}
+    # the longer run is cut to the window: its total return there, not its saved one
+    seed = got["runs"][0]["strategy"]
+    assert seed["total_return"] == pytest.approx(np.prod(1 + ra.loc[common, "strategy"]) - 1, rel=1e-9)
+    assert seed["total_return"] != made["seed"]["strategy"]["total_return"]
+    assert seed["days"] == len(common)
+    # yearly returns compound within each calendar year of the window; correlations of the daily returns
+    label = f"seed-thesis {a.rsplit('-', 1)[-1]}"
+    x = ra.loc[common, "strategy"]
+    assert got["yearly_returns"]["2020"][label] == pytest.approx(np.prod(1 + x[x.index.year == 2020]) - 1)
+    assert min(int(y) for y in got["yearly_returns"]) == common[0].year
+    corr = got["correlations"]
+    other = f"spread-stress {b.rsplit('-', 1)[-1]}"
+    assert corr[label][label] == pytest.approx(1.0)
+    assert corr[label][other] == pytest.approx(np.corrcoef(x, rb.loc[common, "strategy"])[0, 1])
+    page = Path(got["page"]).read_text()
+    assert "rebased to 1 on" in page and "Yearly returns" in page and "Correlations of daily returns" in page
+    # --full: each run over its own period, metrics as saved
+    code, out, err = run_cli("compare", a, b, "--full", "--reports-dir", str(made["dir"]), "--format", "json")
+    full = json.loads(out)
+    assert full["aligned"] is False and full["window"] is None
+    assert full["runs"][0]["strategy"]["total_return"] == made["seed"]["strategy"]["total_return"]
+    assert full["page"] != got["page"]
+
+
+def test_monthly_table_leaves_months_outside_the_run_empty():
+    import quantstats.stats as qst
+
+    from backtester.report.tearsheet import _run_months_only
+
+    idx = pd.bdate_range("2019-03-15", "2020-02-10")
+    r = pd.Series(0.001, index=idx, name="x")
+    plain = qst.monthly_returns(r, eoy=False)
+    assert plain.loc["2019", "JAN"] == 0  # QuantStats' own: 0.00 before the run
+    table = _run_months_only(qst.monthly_returns)(r, eoy=False)
+    assert table.loc["2019", ["JAN", "FEB"]].isna().all()  # before the run: empty, not 0.00
+    assert table.loc["2020", ["MAR", "DEC"]].isna().all()  # after it
+    assert table.loc["2019", "MAR"] > 0 and table.loc["2020", "FEB"] > 0 and table.loc["2019", "DEC"] > 0
+
+
+def test_rerun_without_report_keeps_run_and_tearsheet_consistent(made):
+    rid = made["seed"]["run_id"]
+    d = made["dir"] / rid
+    before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
+    assert "tearsheet.html" in before
+    code, out, err = run_cli(
+        "backtest", "seed-thesis", "--data-dir", made["root"], "--reports-dir", str(made["dir"]), "--format", "json"
+    )
+    assert code == 0, err and json.loads(out)["run_id"] == rid
+    after = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
+    assert after == before  # the same run: neither run.json nor the tearsheet rewritten (they still agree)
+    index = (made["dir"] / "index.html").read_text()
+    row = next(r for r in index.split("<tr>") if f'href="{rid}/tearsheet.html"' in r)
+    assert "floor=0.1" in row  # the parameters, shown (not only in a tooltip)

@@ -94,7 +94,7 @@ def test_stepdown_needs_more_kept_columns_when_more_are_rejected():
     sims = rng.normal(scale=0.01, size=(50, 100))
     assert spamod._stepdown(means, sims, np.full(100, -np.inf), 0.05) == 10
     # only 3 columns kept: the second step needs the maximum over ranks 10.. -> ask for more
-    assert spamod._stepdown(means, sims[:3], sims[3:].max(axis=0), 0.05) is None
+    assert spamod._stepdown(means, sims[:3], sims[3:].max(axis=0), 0.05) == -10
     # all rejected at the first step: no second step needed
     assert spamod._stepdown(means + 10, sims[:3], sims[3:].max(axis=0), 0.05) == 50
 

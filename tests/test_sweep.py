@@ -172,6 +172,8 @@ def _weights(px, seed, every=9):
 @pytest.mark.parametrize(
     "kw",
     [
+        dict(rebalance="change+monthly"),
+        dict(rebalance="change+monthly", vol_target=0.15, exec_lag=2),
         dict(rebalance="change"),
         dict(rebalance="monthly", exec_lag=2),
         dict(rebalance="weekly", fees_bp=20, slippage_bp=5),
@@ -321,7 +323,8 @@ def test_schedule_keys_are_pandas_months_and_iso_weeks():
     iso = days.isocalendar()
     assert np.array_equal(schedule_keys(days, "weekly"), iso["year"].to_numpy(int) * 100 + iso["week"].to_numpy(int))
     assert np.array_equal(schedule_keys(days, "monthly"), days.year * 12 + days.month)
-    assert not schedule_keys(days[:5], "change").any()
+    for rule in ("change+monthly", "change", "band"):  # months: a fixed-mix benchmark is rebalanced monthly
+        assert np.array_equal(schedule_keys(days, rule), days.year * 12 + days.month)
 
 
 # ---------------------------------------------------------------- the command
@@ -389,5 +392,39 @@ def test_cli_best_report_saves_the_best_run_with_the_statistics(snapshot_store, 
     assert manifest["summary"]["params"]["btc"] == d["best"]["params"]["btc"]
     assert manifest["summary"]["strategy"]["sharpe"] == pytest.approx(d["best"]["sharpe"], rel=REL)
     assert "warning" not in d
-    if d.get("report"):
-        assert (reports / d["run_id"] / "tearsheet.html").is_file()
+    # issue 13: parameters chosen on the whole run; the page says so and shows the statistics
+    assert manifest["selection_window"] == {"kind": "sweep", "windows": [d["period"]]}
+    halves = manifest["sweep"]["rank_stability"]["halves"]
+    assert len(halves) == 2 and all(1 <= h["rank"] <= h["of"] == 6 for h in halves)
+    html = (reports / d["run_id"] / "tearsheet.html").read_text()
+    assert "deflated Sharpe" in html and "PBO (CSCV)" in html and "trials (valid / all combinations)" in html
+    assert "every number on this page is in sample" in html and "after the essay" not in html
+    assert "is on the edge of its grid" in html  # btc=0.2 or 0.05 and gld 0.2 or 0.4: every value is an edge
+
+
+def test_heatmap_aggregates_as_stated_centres_on_the_benchmark_and_labels_invalid_cells(tmp_path):
+    from types import SimpleNamespace
+
+    from backtester.report.heatmap import grid_matrix, write_heatmap
+
+    frame = pd.DataFrame(
+        {
+            "a": [1, 1, 2, 2, 1, 1, 2, 2],
+            "b": [10, 20, 10, 20, 10, 20, 10, 20],
+            "c": [0, 0, 0, 0, 1, 1, 1, 1],
+            "total_return": 0.0,
+            "sharpe": [0.1, 0.2, 0.3, np.nan, 0.5, 0.6, 0.7, np.nan],
+            "valid": [True, True, True, False, True, True, True, False],
+        }
+    )
+    best = grid_matrix(frame, "a", "b", "sharpe", True, "max")
+    mean = grid_matrix(frame, "a", "b", "sharpe", True, "mean")
+    assert best.loc[10, 1] == 0.5 and mean.loc[10, 1] == pytest.approx(0.3)
+    assert np.isnan(best.loc[20, 2]) and np.isnan(mean.loc[20, 2])  # every combination there is invalid
+    res = SimpleNamespace(frame=frame, metric="sharpe", higher_is_better=True, benchmark={"sharpe": 0.4})
+    for agg, words in (("max", "best (max) of the valid combinations over c"), ("mean", "mean of the valid")):
+        text = write_heatmap(res, "a", "b", tmp_path / f"{agg}.html", "t", agg=agg).read_text()
+        assert words in text and "centred on the benchmark" in text
+        assert '"zmid":0.4' in text.replace(" ", "") and '"invalid"' in text
+    png = write_heatmap(res, "a", "b", tmp_path / "h.png", "t", agg="mean")
+    assert png.read_bytes()[:4] == b"\x89PNG"

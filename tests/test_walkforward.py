@@ -224,6 +224,11 @@ def test_cli_walkforward_seed_thesis_default_grid(snapshot_store, tmp_path):
     assert list(rets.columns) == ["strategy", "benchmark", "cash"] and str(rets.index[0]) == ws[0]["test_start"]
     html = (run_dir / "tearsheet.html").read_text()
     assert "walk-forward" in html and f"from {ws[0]['first_decision']}" in html
+    # issue 13: the whole book is out of sample, and the run says which windows chose its parameters
+    assert manifest["selection_window"]["kind"] == "walkforward"
+    assert len(manifest["selection_window"]["windows"]) == len(ws)
+    assert "the whole book is out of sample" in html and "out of sample: the whole walk-forward book" in html
+    assert "before the essay" not in html
     code, out, err = run_cli("report", d["run_id"], "--reports-dir", str(reports))
     assert code == 0, err
 

@@ -35,7 +35,7 @@ def _root(
     """Fed-liquidity macro-hedge backtester."""
 
 
-from . import backtest, data, report, research, signals, sweep, walkforward  # noqa: E402,F401  (register commands)
+from . import backtest, data, experiment, report, research, signals, sweep, walkforward  # noqa: E402,F401,I001
 
 
 def _err(line: str) -> None:

@@ -82,9 +82,10 @@ def parse_date(value: str | None, what: str):
     return ts
 
 
-def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_dir, **exec_options):
+def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_dir, cost=None, **exec_options):
     """The RunSpec of the run options shared by backtest, sweep and walkforward, checked before any data is
-    read; ``exec_options`` are :class:`backtester.engine.ExecOptions`'s fields."""
+    read; ``exec_options`` are :class:`backtester.engine.ExecOptions`'s fields; ``cost``: ``--cost`` items."""
+    from ..costs import parse_overrides
     from ..engine import ExecOptions
     from ..run import RunSpec
     from ..strategy import parse_params
@@ -94,7 +95,7 @@ def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_di
     spec = RunSpec.of(
         strategy, parse_params(param), options=ExecOptions(**exec_options), gold=gold, benchmark=benchmark,
         start=None if s is None else str(s.date()), end=None if e is None else str(e.date()),
-        strategies_dir=strategies_dir,
+        strategies_dir=strategies_dir, costs={a: list(v) for a, v in parse_overrides(cost).items()},
     )  # fmt: skip
     spec.check()
     return spec
@@ -104,23 +105,89 @@ def emit_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(plain(obj), allow_nan=False) + "\n")
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None) -> None:
-    from rich.table import Table
+WIDTH = 100  # the width of tables when stdout is not a terminal and $COLUMNS is unset
 
-    t = Table(title=title, caption=caption)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
-    console().print(t)
+
+def table(
+    title: str | None,
+    columns: list[str],
+    rows: list[list[Any]],
+    caption: str | None = None,
+    wrap: set[str] | None = None,
+    optional: list[str] | None = None,
+) -> None:
+    """Print a table that fits the console (see :func:`console`).
+
+    A column that does not wrap (numbers, dates, names) is as wide as its header and its longest cell, so
+    rows and headers stay on one line; only the free-text columns (named in ``wrap``, or guessed: cells
+    with spaces longer than 24 characters) wrap, at word boundaries, and their headers never break inside a
+    word. Cells that are timestamps at midnight
+    print as dates."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    cells = [["" if v is None else _cell_text(v) for v in r] for r in rows]
+    con = console()
+    dropped = []
+    for name in optional or []:  # leave out the least important columns until the rest fits on one line
+        widths = [max([len(c)] + [len(r[i]) for r in cells if i < len(r)]) + 2 for i, c in enumerate(columns)]
+        if sum(widths) <= con.width or name not in columns:
+            continue
+        i = columns.index(name)
+        columns = columns[:i] + columns[i + 1 :]
+        cells = [r[:i] + r[i + 1 :] for r in cells]
+        dropped.append(name)
+    if dropped:
+        note = f"left out to fit {con.width} columns: {', '.join(dropped)} (--format json has every column)"
+        caption = f"{caption}; {note}" if caption else note
+    t = Table(
+        title=Text(title) if title else None,
+        caption=Text(caption) if caption else None,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for i, c in enumerate(columns):
+        longest_word = max((len(w) for w in c.split()), default=1)
+        free = (wrap is not None and c in wrap) or (
+            wrap is None and any(" " in r[i] and len(r[i]) > 24 for r in cells if i < len(r))
+        )
+        natural = max([len(c)] + [len(r[i]) for r in cells if i < len(r)])  # a one-line header, one-line cells
+        t.add_column(
+            Text(c),
+            min_width=longest_word if free else natural,
+            no_wrap=not free,
+            overflow="fold" if free else "ellipsis",
+        )
+    for r in cells:
+        t.add_row(*[Text(x) for x in r])
+    con.print(t)
+
+
+def _cell_text(v) -> str:
+    import datetime as dt
+
+    if isinstance(v, dt.datetime) and (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0):
+        return v.date().isoformat()
+    if isinstance(v, str) and v.endswith(" 00:00:00") and len(v) == 19:
+        return v[:10]
+    if isinstance(v, str) and v.endswith("T00:00:00") and len(v) == 19:
+        return v[:10]
+    return str(v)
 
 
 def console():
-    """A rich Console: terminal width on a tty, 120 columns when piped (no cramped tables)."""
+    """A rich Console on stdout: $COLUMNS wide when set, else the terminal's width, else 100 columns."""
+    import os
+
     from rich.console import Console
 
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return Console(width=int(cols))
     c = Console()
-    return c if c.is_terminal else Console(width=120)
+    return c if c.is_terminal else Console(width=WIDTH)
 
 
 def fmt_num(v, digits: int = 4) -> str:

@@ -1,33 +1,53 @@
 """The terminal implementation of :class:`backtester.progress.Progress`: rich, on stderr, only on a TTY.
 
 Piped output and ``--format json`` never see it: when stderr is not a terminal (or json is asked for),
-:func:`terminal` returns the silent implementation.
+:func:`terminal` returns the silent implementation. A stage shows as a spinner, its text and the time spent
+in it; countable work adds a bar, ``done/total`` and the rate when the library reports one.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from ..progress import Progress, Silent
+
+
+def _columns():
+    from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class CountedBar(BarColumn):
+        def render(self, task):
+            return super().render(task) if task.total is not None else Text("")
+
+    class Count(ProgressColumn):
+        def render(self, task):
+            if task.total is None:
+                return Text("")
+            return Text(f"{int(task.completed):,}/{int(task.total):,}")
+
+    return (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        CountedBar(bar_width=30),
+        Count(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    )
 
 
 class _Rich:
     def __init__(self, console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as Bar
 
-        self._bar = Bar(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
+        self._bar = Bar(*_columns(), console=console, transient=True)
         self._task = None
-        self._bar.start()
+        self._running = False
 
     def _new(self, text: str, total: int | None) -> None:
+        if not self._running:  # (re)start: one terminal progress may serve several library calls in turn
+            self._bar.start()
+            self._running = True
         if self._task is not None:
             self._bar.remove_task(self._task)
         self._task = self._bar.add_task(text, total=total, info="")
@@ -47,7 +67,12 @@ class _Rich:
         self._bar.update(self._task, advance=n, info=extra)
 
     def done(self) -> None:
-        self._bar.stop()
+        if self._running:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+                self._task = None
+            self._bar.stop()
+            self._running = False
 
 
 def terminal(enabled: bool = True) -> Progress:
@@ -60,3 +85,15 @@ def terminal(enabled: bool = True) -> Progress:
     if not con.is_terminal:
         return Silent()
     return _Rich(con)
+
+
+@contextlib.contextmanager
+def stages(enabled: bool, first: str):
+    """``with stages(fmt is not Format.json, "loading data") as prog: ...``: a terminal progress that starts
+    at ``first`` and is cleared at the end, whatever happens."""
+    prog = terminal(enabled)
+    prog.stage(first)
+    try:
+        yield prog
+    finally:
+        prog.done()

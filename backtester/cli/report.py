@@ -48,23 +48,32 @@ def report_cmd(
 def compare_cmd(
     run_ids: Annotated[list[str], typer.Argument(help="Two or more saved run ids.")],
     title: TitleOpt = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Each run over its own period (default: the dates all runs share).")
+    ] = False,
     reports_dir: ReportsDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
-    """Saved runs' metrics side by side, and an HTML page with their equity curves overlaid."""
+    """Saved runs side by side on their common window (rebased there), and an HTML page with their equity
+    curves, drawdowns, yearly returns and correlations."""
     from ..paths import reports_dir as resolve
     from ..report.compare import write_compare
     from .backtest import metrics_table
 
-    path, out = write_compare(resolve(reports_dir), [_run_id(r) for r in run_ids], title=title)
+    path, out = write_compare(resolve(reports_dir), [_run_id(r) for r in run_ids], title=title, full=full)
     out["page"] = str(path)
     if fmt is Format.json:
         common.emit_json(out)
         return
     cols = {f"{r['strategy_name']} {r['run_id'].rsplit('-', 1)[-1]}": r["strategy"] for r in out["runs"]}
-    caption = "; ".join(
-        f"{r['run_id']}: vs {r['benchmark_name']}, {r['period'].get('start')} .. {r['period'].get('end')}"
+    lines = [
+        f"{r['run_id']}: vs {r['benchmark_name']}, run {r['period'].get('start')} .. {r['period'].get('end')}"
         for r in out["runs"]
-    )
-    metrics_table("compare" + ("" if out["same_period"] else " (periods differ)"), cols, caption=caption)
+    ]
+    w = out["window"]
+    head = f"compare over the common window {w['start']} .. {w['end']}" if w else "compare, each over its own period"
+    metrics_table(head + ("" if out["same_period"] or w else " (periods differ)"), cols)
+    con = common.console()
+    for line in lines:
+        con.print(line, highlight=False, markup=False)
     typer.echo(f"page {path}")

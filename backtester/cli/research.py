@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from . import app, common
+from . import app, common, progress
 from .common import DataDirOpt, Format, FormatOpt
 
 _TYPES_HELP = (
@@ -22,10 +22,10 @@ _TYPES_HELP = (
 
 
 def _fmt_event(e: dict) -> str:
+    """One event's return, with its date: ``2019-07-31 +18.4%`` (n/a: the data end before the horizon)."""
     if e["status"] == "ok":
-        return f"{e['date']} {common.fmt_pct(e['return'], 1)}"
-    end = f", ends {e['end_date']}" if e["status"] == "past data" and e["end_date"] else ""
-    return f"{e['date']} MISSING ({e['status']}{end})"
+        return f"{e['date']} {100 * e['return']:+.1f}%"
+    return f"{e['date']} n/a"
 
 
 def _events_tables(study: dict) -> None:
@@ -46,21 +46,22 @@ def _events_tables(study: dict) -> None:
                 ["known on (event date)", "announced", "effective", "label"],
                 [[e["date"], e["announced"], e["effective"], e["label"]] for e in evs],
             )
-        rows = []
+        rows, each = [], []
         for r in t["results"]:
             b = r["baseline"]
             if r["anecdotal"]:
+                got = [e["return"] for e in r["events"] if e["status"] == "ok"]
+                detail = f"{100 * min(got):+.1f}..{100 * max(got):+.1f}" if got else "-"
                 shown = [_fmt_event(e) for e in r["events"] if e["status"] != "overlap"]
-                detail = "; ".join(shown) or "-"
-                if r["n_overlap"]:
-                    detail += f" (+{r['n_overlap']} skipped: overlap)"
+                more = f" (+{r['n_overlap']} skipped: overlap)" if r["n_overlap"] else ""
+                each.append(f"{r['asset']} {r['horizon']}: {', '.join(shown) or '-'}{more}")
             else:
                 lo, hi = r["ci95"]
                 detail = f"[{common.fmt_pct(lo, 1)}, {common.fmt_pct(hi, 1)}]"
             rows.append(
                 [
                     r["asset"],
-                    f"{r['horizon']} ({r['sessions']})",
+                    f"{r['horizon']}/{r['sessions']}",
                     f"{r['n']}/{r['n_events']}",
                     common.fmt_pct(r["mean"], 1) if r["n"] else "MISSING",
                     common.fmt_pct(r["median"], 1),
@@ -71,26 +72,30 @@ def _events_tables(study: dict) -> None:
                 ]
             )
         caption = (
-            "n = counted events with data / all events (skipped: overlap or MISSING). "
+            "horizon/sessions; n = counted events with data / all events (skipped: overlap or n/a = the data "
+            "end before the horizon); n < 10: the range of the events' returns in %, each listed below. "
             + (t["note"] + ". " if t["note"] else "")
-            + "baseline = every decision date with a full horizon."
+            + "CI95: 95% interval of the mean; base = every decision date with a full horizon."
         )
         common.table(
             f"{t['type']}: forward returns from the known date",
             [
                 "asset",
-                "horizon (sessions)",
+                "horizon",
                 "n",
                 "mean",
                 "median",
                 "hit",
-                "95% CI of mean / each event",
-                "all days mean",
-                "all days hit",
+                "CI95 / range %",
+                "base mean",
+                "base hit",
             ],
             rows,
             caption=caption,
+            wrap=set(),
         )
+        if each:
+            con.print("each event (n < 10): " + "; ".join(each), highlight=False, markup=False)
     con.print(f"horizons in NYSE sessions: {hz}; prices: {ends}")
     from rich.markup import escape
 
@@ -125,9 +130,12 @@ def events_cmd(
 
         raise UsageError(f"--plot {plot!r} is not an .html file", "give a file name ending in .html")
     store = common.open_store(data_dir)
-    inputs = es.Inputs(store)
-    study = es.event_study(store, types_, list(hz), assets_, inputs=inputs)
-    written = es.plot_paths(store, study, plot, inputs=inputs) if plot else None
+    with progress.stages(fmt is not Format.json, "computing signals and event returns") as prog:
+        inputs = es.Inputs(store)
+        study = es.event_study(store, types_, list(hz), assets_, inputs=inputs)
+        if plot:
+            prog.stage("drawing the average paths")
+        written = es.plot_paths(store, study, plot, inputs=inputs) if plot else None
     if fmt is Format.json:
         common.emit_json({**study, "plot": written})
         return
@@ -222,6 +230,18 @@ def _thesis_tables(r: dict) -> None:
             {s["name"]: s["strategy"], s["benchmark_name"]: s["benchmark"]},
             caption=s["why"],
         )
+        cont = s.get("continuing") or {}
+        if cont:
+            cs, cb = cont["strategy"], cont["benchmark"]
+            con.print(
+                f"out of sample, two definitions: {s['definition']}: {common.fmt_pct(s['strategy']['total_return'])}"
+                f" (Sharpe {common.fmt_num(s['strategy']['sharpe'], 2)}); {cont['definition']} "
+                f"({cont['period']['start']} .. {cont['period']['end']}): {common.fmt_pct(cs['total_return'])} "
+                f"(Sharpe {common.fmt_num(cs['sharpe'], 2)}), {s['benchmark_name']} "
+                f"{common.fmt_pct(cb['total_return'])}",
+                highlight=False,
+                markup=False,
+            )
         sig = s["significance"]
         if "error" in sig:
             con.print(f"significance: {sig['error']}", highlight=False, markup=False)
@@ -260,12 +280,14 @@ def thesis_cmd(
     ensure_numba_cache()
     from ..research.thesis import score
 
-    result = score(store, day)
-    written = None
-    if html is not None:
-        from ..report.thesis_page import write_page
+    with progress.stages(fmt is not Format.json, "scoring the essay's claims on the data") as prog:
+        result = score(store, day)
+        written = None
+        if html is not None:
+            from ..report.thesis_page import write_page
 
-        written = write_page(result, html)
+            prog.stage("writing the page")
+            written = write_page(result, html)
     if fmt is Format.json:
         common.emit_json({**result.report, "html": written})
         return
@@ -298,7 +320,8 @@ def significance_cmd(
     run_dir = Path(root) / run_id
     if not run_id or run_id in (".", "..") or Path(run_id).name != run_id or not (run_dir / "returns.csv").is_file():
         raise UsageError(f"no saved run {run_id!r} in {root}", "run `hedge backtest ...` first or check the id")
-    out = significance_for_run(run_dir, n_boot=n_boot, seed=seed)
+    with progress.stages(fmt is not Format.json, f"bootstrapping {n_boot:,} resamples"):
+        out = significance_for_run(run_dir, n_boot=n_boot, seed=seed)
     if fmt is Format.json:
         common.emit_json(out)
         return

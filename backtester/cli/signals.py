@@ -127,20 +127,12 @@ def signals_cmd(
 
 
 def _table(title: str, rows: list[list[str]], notes: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from . import common
 
-    t = Table(title=title)
-    for name in ("signal", "value", "threshold", "state", "observed", "available"):
-        t.add_column(name, no_wrap=name != "state")
-    for r in rows:
-        t.add_row(*r)
-    console = Console()
-    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        console = Console(width=120)
-    console.print(t)
+    common.table(title, ["signal", "value", "threshold", "state", "observed", "available"], rows)
+    console = common.console()
     for n in notes:
-        console.print(n, highlight=False, soft_wrap=True)
+        console.print(n, highlight=False, markup=False)
 
 
 def _register():

@@ -63,11 +63,11 @@ WorkersOpt = Annotated[
 ]
 
 
-def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir):
+def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir, sample=None):
     """``research.sweep.outcome.check_args`` (shared with ``hedge walkforward``): (the Strategy, the Grid)."""
     from ..research.sweep.outcome import check_args
 
-    strat, _, g = check_args(strategy, grid, param, metric, max_combinations, strategies_dir)
+    strat, _, g = check_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample)
     return strat, g
 
 
@@ -121,6 +121,9 @@ def sweep_cmd(
     ] = None,
     heatmap_x: Annotated[str | None, typer.Option("--heatmap-x", help="Heatmap x parameter.")] = None,
     heatmap_y: Annotated[str | None, typer.Option("--heatmap-y", help="Heatmap y parameter.")] = None,
+    heatmap_agg: Annotated[
+        str, typer.Option("--heatmap-agg", help="Over the other parameters: max (the best) or mean.")
+    ] = "max",
     max_combinations: MaxCombinationsOpt = 200_000,
     pbo_blocks: Annotated[int, typer.Option("--pbo-blocks", help="CSCV blocks (even) for the PBO.")] = 16,
     best_report: Annotated[
@@ -132,7 +135,7 @@ def sweep_cmd(
     fees_bp: FeesOpt = None,
     slippage_bp: SlippageOpt = None,
     exec_lag: ExecLagOpt = 1,
-    rebalance: RebalanceOpt = "change",
+    rebalance: RebalanceOpt = "change+monthly",
     band: BandOpt = 0.05,
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",
@@ -147,7 +150,10 @@ def sweep_cmd(
     spa_against: Annotated[
         str, typer.Option("--spa-against", help="Reference of --spa: benchmark (the --benchmark) or cash.")
     ] = "benchmark",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the --spa bootstrap.")] = 0,
+    sample: Annotated[
+        int | None, typer.Option("--sample", help="Evaluate a seeded random subset of N combinations of the grid.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of --sample and of the --spa bootstrap.")] = 0,
     executor: ExecutorOpt = "local",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
@@ -159,7 +165,7 @@ def sweep_cmd(
     from ..report.charts import check_plot_path
 
     # every argument check first: nothing is read before the grid is known to be valid
-    strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir)
+    strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample)
     if top < 1:
         raise UsageError(f"--top {top} is below 1", "print at least one row")
     if pbo_blocks < 2 or pbo_blocks % 2:
@@ -171,6 +177,8 @@ def sweep_cmd(
     if seed < 0:
         raise UsageError(f"--seed {seed} is negative", "give a seed >= 0")
     hx = hy = None
+    if heatmap_agg not in ("max", "mean"):
+        raise UsageError(f"--heatmap-agg {heatmap_agg!r} is unknown", "use max (the best) or mean")
     if heatmap is not None:
         check_plot_path(heatmap)
         hx, hy = _heatmap_axes(g, heatmap_x, heatmap_y)
@@ -191,7 +199,7 @@ def sweep_cmd(
     try:
         with exmod.make(executor, scheduler, workers) as ex:
             inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=pbo_blocks, progress=cb,
-                                 executor=ex)  # fmt: skip
+                                 executor=ex, sample=sample, seed=seed)  # fmt: skip
     finally:
         stop()
     names = list(g.names)
@@ -203,7 +211,7 @@ def sweep_cmd(
         from ..report.heatmap import write_heatmap
 
         ttl = f"{strategy} sweep, {res.start} .. {res.end}"
-        out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl))
+        out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl, agg=heatmap_agg))
     if best_report:
         out.update(_best_report(store, inp, res, out, title, reports_dir))
     if fmt is Format.json:
@@ -227,21 +235,28 @@ def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
         "best_mean_excess_annual": r["statistic_annual"],
         "best_combination": r["best_combination"],
     }
+    out["spa"]["best_combination"] = inp.combos.number(r["best_combination"])
     out["reality_check"] = r["reality_check"]
-    out["stepm"] = r["stepm"]
-    for row in out["top"]:
-        row["stepm"] = bool(mask[row["combination"]])
+    st = r["stepm"]
+    if st["combinations"] is not None:
+        st["combinations"] = [inp.combos.number(i) for i in st["combinations"]]
+    out["stepm"] = st
+    for row, i in zip(out["top"], top_rows.index, strict=True):
+        row["stepm"] = bool(mask[i])
     out["best"]["stepm"] = bool(mask[res.best_index])
 
 
 def _best_report(store, inp, res, out, title, reports_dir) -> dict:
     """Save the best combination's run (the sweep's statistics in its run.json) and write its tearsheet."""
     from .. import api
+    from ..research.controls import rank_stability
     from ..research.sweep.best import best_run, sweep_record
 
     run, warning = best_run(store, inp, res)
     ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
-    page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=sweep_record(out))
+    extra = sweep_record(out)
+    extra["sweep"]["rank_stability"] = rank_stability(inp, res)  # issue 13: the best's rank in each half
+    page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=extra)
     rec = {"run_id": run.run_id, "run_dir": str(run.path), "report": str(page)}
     if warning:
         rec["warning"] = warning
@@ -260,7 +275,7 @@ def _print(out, res, names, top_rows, inp) -> None:
     if c["invalid"]:
         inv = ", " + ", ".join(f"{v:,} invalid ({k}): skipped" for k, v in c["invalid_reasons"].items())
     rows = []
-    marked = {row["combination"] for row in out["top"] if row.get("stepm")}
+    marked = {i for row, i in zip(out["top"], top_rows.index, strict=True) if row.get("stepm")}
     for rank, i in enumerate(top_rows.index, 1):
         r = res.frame.loc[i]
         rows.append(
@@ -272,9 +287,12 @@ def _print(out, res, names, top_rows, inp) -> None:
         )
     common.table(
         f"{out['strategy_name']} sweep {out['period']['start']} .. {out['period']['end']}: "
-        f"{c['total']:,} combinations ({c['valid']:,} valid{inv}), best by {out['metric']}",
+        f"{c['total']:,} combinations"
+        + (f" (a seeded sample of the grid's {c['grid']:,})" if c.get("sample") else "")
+        + f" ({c['valid']:,} valid{inv}), best by {out['metric']}",
         ["#", *names, *[lab for _, lab, _ in TABLE_METRICS]],
         rows,
+        optional=["costs", "turnover", "Sortino", "total", "vol"],
     )
     con = common.console()
 
@@ -313,9 +331,9 @@ def _print(out, res, names, top_rows, inp) -> None:
             f"benchmark {out['benchmark_name']}: Sharpe {common.fmt_num(b['sharpe'], 2)}, "
             f"CAGR {common.fmt_pct(b['cagr'])}, max DD {common.fmt_pct(b['max_drawdown'])}"
         )
-    rate = res.n_total / res.elapsed if res.elapsed > 0 else float("nan")
+    compiled = f", of which {res.compile_seconds:.1f} s compiling kernels" if res.compile_seconds >= 0.5 else ""
     line(
-        f"evaluated in {res.elapsed:.2f} s ({rate:,.0f} combinations/s); each "
+        f"evaluated in {res.elapsed:.2f} s{compiled} ({res.rate:,.0f} combinations/s without compiling); each "
         f"row equals `hedge backtest {out['strategy_name']} --param ...` on {out['period']['start']} .. "
         f"{out['period']['end']}"
     )

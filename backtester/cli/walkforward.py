@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from . import app, common
+from . import app, common, progress
 from .backtest import ParamOpt, ReportsDirOpt, StrategiesDirOpt, metrics_table
 from .common import DataDirOpt, Format, FormatOpt
 from .sweep import ExecutorOpt, GridOpt, MaxCombinationsOpt, MetricOpt, SchedulerOpt, WorkersOpt, grid_args
@@ -27,7 +27,7 @@ def _num(v) -> str:
 
 @app.command("walkforward")
 def walkforward_cmd(
-    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`).")],
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `hedge strategies`) or a .toml strategy file.")],
     grid: GridOpt = None,
     param: ParamOpt = None,
     train: Annotated[str, typer.Option("--train", help="Training window: 3y, 18m, 26w, 90d (calendar).")] = "3y",
@@ -48,7 +48,9 @@ def walkforward_cmd(
         float | None, typer.Option("--slippage-bp", help="Slippage in bp (default: per asset).")
     ] = None,
     exec_lag: Annotated[int, typer.Option("--exec-lag", help="Fill this many decision dates later (>= 1).")] = 1,
-    rebalance: Annotated[str, typer.Option("--rebalance", help="change | monthly | weekly | band")] = "change",
+    rebalance: Annotated[
+        str, typer.Option("--rebalance", help="change+monthly (default) | change | monthly | weekly | band")
+    ] = "change+monthly",
     band: Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")] = 0.05,
     vol_target: Annotated[
         float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")
@@ -94,26 +96,31 @@ def walkforward_cmd(
     exmod.check(executor, scheduler, workers)
 
     store = common.open_store(data_dir)
-    with exmod.make(executor, scheduler, workers) as ex:
-        wf = W.walk_forward(
-            store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat, executor=ex
-        )
-    out = W.summary(wf, grid_source)
-    run = W.as_run(store, wf)
-    from .. import api
+    prog = progress.terminal(enabled=fmt is not Format.json)
+    try:
+        with exmod.make(executor, scheduler, workers) as ex:
+            wf = W.walk_forward(
+                store, spec, g, train=dtrain, test=dtest, embargo=dembargo, metric=metric, strategy=strat,
+                executor=ex, progress=prog,
+            )  # fmt: skip
+        out = W.summary(wf, grid_source)
+        run = W.as_run(store, wf)
+        from .. import api
 
-    command = common.command_line()
-    extra = {"walkforward": {k: v for k, v in out.items() if k not in ("elapsed_seconds",)}}
-    page = None
-    if report:
-        ttl = title or (
-            f"{strategy} walk-forward, out of sample (train {dtrain.text}, embargo {dembargo.text}, "
-            f"test {dtest.text}, best {metric})"
-        )
-        page = str(api.report(run, reports_dir, title=ttl, command=command, extra=extra))
-    else:
-        api.save(run, reports_dir, command=command, extra=extra)
-    out["run_id"], out["run_dir"], out["report"] = run.run_id, str(run.path), page
+        command = common.command_line()
+        extra = {"walkforward": {k: v for k, v in out.items() if k not in ("elapsed_seconds",)}}
+        page = None
+        if report:
+            ttl = title or (
+                f"{strategy} walk-forward, out of sample (train {dtrain.text}, embargo {dembargo.text}, "
+                f"test {dtest.text}, best {metric})"
+            )
+            page = str(api.report(run, reports_dir, title=ttl, command=command, extra=extra, progress=prog))
+        else:
+            api.save(run, reports_dir, command=command, extra=extra, progress=prog)
+        out["run_id"], out["run_dir"], out["report"] = run.run_id, str(run.path), page
+    finally:
+        prog.done()
     if fmt is Format.json:
         common.emit_json(out)
         return
@@ -135,8 +142,8 @@ def _print(out: dict) -> None:
         rows.append(
             [
                 r["window"],
-                f"train {r['train_start']}..{r['train_end']}\ntest  {r['test_start']}..{r['test_end']}"
-                + ("*" if r["partial"] else ""),
+                r["train_start"],
+                f"{r['test_start']}..{r['test_end']}" + ("*" if r["partial"] else ""),
                 *[_num(r["params"][k]) for k in names],
                 _cell(r["in_sample_metric"], m),
                 _cell(r["out_of_sample_metric"], m),
@@ -148,7 +155,7 @@ def _print(out: dict) -> None:
     common.table(
         f"{out['strategy_name']} walk-forward vs {b}: train {out['train']}, embargo {out['embargo']}, test "
         f"{out['test']}, best by {m} of {out['combinations']:,} combinations",
-        ["#", "windows (return sessions)", *names, f"IS {m}", f"OOS {m}", f"{b} OOS", "OOS rank"],
+        ["#", "train from", "test window", *names, f"IS {m}", f"OOS {m}", f"{b} OOS", "OOS rank"],
         rows,
         caption="* partial: the data end inside the test window" if partial else None,
     )  # fmt: skip

@@ -18,6 +18,21 @@ FIRST = "1950-01-01"
 
 @lru_cache(maxsize=1)
 def _nyse_sessions() -> pd.DatetimeIndex:
+    """XNYS sessions from ``FIRST``; cached per user (building the calendar takes about a second)."""
+    from . import cache
+
+    today = pd.Timestamp.now()
+    path = cache.user_cache(f"xnys-{cache.dist_version('exchange_calendars')}-{FIRST}-{today:%Y-%m}.pkl")
+    got = cache.load(path) if path else None  # int64 nanoseconds (a pickled DatetimeIndex loads slowly)
+    if isinstance(got, np.ndarray) and got.dtype == np.int64 and len(got):
+        return pd.DatetimeIndex(got.view("datetime64[ns]"), name="date")
+    sessions = _build_nyse_sessions()
+    if path:
+        cache.save(path, sessions.values.astype("datetime64[ns]").view(np.int64), keep=2)
+    return sessions
+
+
+def _build_nyse_sessions() -> pd.DatetimeIndex:
     import warnings
 
     import exchange_calendars as xc

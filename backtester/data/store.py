@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, UsageError
 from . import catalog
 
 META_KEY = b"hedge"
@@ -104,6 +104,26 @@ class Store:
         self._cache[series_id] = frame
         return frame
 
+    # ---- what a stored series is: a built-in catalog row, or a user declaration kept in its metadata
+    def spec(self, series_id: str) -> catalog.SeriesSpec:
+        if series_id in catalog.CATALOG:
+            return catalog.CATALOG[series_id]
+        from . import declared
+
+        decl = self.meta(series_id).get("declaration") if series_id in self.ids() else None
+        if not decl:
+            raise UsageError(
+                f"unknown series {series_id!r}", "see `hedge data status`; add your own with `hedge data add`"
+            )
+        return declared.to_spec(decl)
+
+    def user_specs(self) -> dict[str, catalog.SeriesSpec]:
+        """The user-declared series in the store (id -> spec), in id order."""
+        return {sid: self.spec(sid) for sid in self.ids() if sid not in catalog.CATALOG and self._declared(sid)}
+
+    def _declared(self, series_id: str) -> bool:
+        return bool(self.meta(series_id).get("declaration"))
+
     def last_common_date(self) -> pd.Timestamp:
         """The default "as of": the earliest last observation among the core series in the store."""
         self.require()
@@ -141,12 +161,30 @@ class Store:
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
 
-    def write(self, series_id: str, frame: pd.DataFrame, *, source: str, fetched_at: str | None = None) -> dict:
-        """Atomically replace one series file. Caller holds ``lock()`` and has validated ``frame``."""
+    def write(
+        self,
+        series_id: str,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        fetched_at: str | None = None,
+        declaration: dict | None = None,
+    ) -> dict:
+        """Atomically replace one series file. Caller holds ``lock()`` and has validated ``frame``.
+
+        A user series passes its ``declaration`` (``declared.declare``) on its first write; later writes
+        (pulls) keep the stored one."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        spec = catalog.get(series_id)
+        if declaration is None and series_id not in catalog.CATALOG:
+            declaration = self.meta(series_id).get("declaration")
+        if declaration is not None:
+            from . import declared
+
+            spec = declared.to_spec(declaration)
+        else:
+            spec = catalog.get(series_id)
         frame = frame.reset_index(drop=True)
         meta = {
             "format": FORMAT,
@@ -159,6 +197,7 @@ class Store:
             "last": str(frame["date"].iloc[-1].date()),
             "rows": int(len(frame)),
             "checksum": checksum(frame),
+            **({"declaration": declaration} if declaration is not None else {}),
         }
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta)})
@@ -182,24 +221,41 @@ class Store:
         self._cache.pop(series_id, None)
         return meta
 
+    def remove(self, series_id: str) -> None:
+        """Delete one series file (caller holds ``lock()``)."""
+        self.path(series_id).unlink()
+        self._cache.pop(series_id, None)
+        dfd = os.open(self.series_dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
 
 def status_rows(store) -> tuple[str, list[dict]]:
-    """``hedge data status``: (the store's as-of date, one row per catalogued series: source, units, first and
-    last dates, rows, fetch time, days behind the as-of date and whether that exceeds its staleness limit)."""
+    """``hedge data status``: (the store's as-of date, one row per catalogued or user-declared series: source,
+    units, first and last dates, rows, fetch time, days behind the as-of date and whether that exceeds its
+    staleness limit; for user series their declaration: kind, calendar, availability, holdable)."""
     import pandas as pd
 
     from . import catalog
 
     asof = store.last_common_date()
     rows = []
+    user = store.user_specs()
     for sid in store.ids():
-        if sid not in catalog.CATALOG:
+        if sid not in catalog.CATALOG and sid not in user:
             continue
-        spec, m = catalog.CATALOG[sid], store.meta(sid)
-        lag = int((asof - pd.Timestamp(m["last"])).days)
+        spec, m = store.spec(sid), store.meta(sid)
+        lag = max(0, int((asof - pd.Timestamp(m["last"])).days))  # a series past the as-of date is not behind
         rows.append(
             {
                 "series": sid,
+                "user": spec.user,
+                "kind": "price" if spec.kind == "price" else "series",
+                "holdable": spec.holdable,
+                "calendar": spec.calendar if spec.kind == "price" else None,
+                "available": m.get("declaration", {}).get("available") or spec.rule,
                 "source": m["source"].split(":")[0],
                 "units": spec.units,
                 "frequency": spec.frequency,

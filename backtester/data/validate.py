@@ -54,6 +54,8 @@ def read_csv(spec: SeriesSpec, path: Path) -> pd.DataFrame:
         header[0] = "date"
     if spec.kind == "macro" and len(header) == 2 and header[1] == spec.source_id:
         header[1] = "value"
+    if spec.user and spec.kind == "price" and header != want:
+        want = _user_price_header(header, want, name, spec)
     if header != want:
         raise DataError(f"{name}: header is {','.join(header)!r}, expected {','.join(want)!r} for {spec.id}", _FIX)
     body = rows[1:]
@@ -90,7 +92,22 @@ def read_csv(spec: SeriesSpec, path: Path) -> pd.DataFrame:
                 raise DataError(f"{name}: line {i + 2} {col} {s!r} is not a finite number", _FIX)
         data[col] = vals
     frame = pd.DataFrame(data)
-    return clean(spec, frame, name)
+    for col in expected_columns(spec)[1:]:  # a user price file may omit open/high/low/adj_close/volume
+        if col not in frame:
+            frame[col] = np.nan
+    return clean(spec, frame[list(expected_columns(spec))], name)
+
+
+def _user_price_header(header: list[str], full: list[str], name: str, spec: SeriesSpec) -> list[str]:
+    """A user price file: ``date,close`` at least, any of the other price columns, in any order."""
+    ok = header[:1] == ["date"] and "close" in header and len(set(header)) == len(header)
+    if ok and set(header) <= set(full):
+        return header
+    raise DataError(
+        f"{name}: header is {','.join(header)!r}; a price file for {spec.id} needs date,close"
+        f" (optional: {','.join(c for c in full[1:] if c != 'close')})",
+        "rename the columns; the store was not changed",
+    )
 
 
 def clean(spec: SeriesSpec, frame: pd.DataFrame, name: str | None = None) -> pd.DataFrame:

@@ -58,6 +58,11 @@ def _uses(run) -> tuple[str, ...] | None:
 
     spec = run.manifest.get("spec") or {}
     try:
+        copy = run.path / "strategy.toml"  # a strategy file's run carries its own copy
+        if copy.is_file():
+            from ..strategies.files import load
+
+            return tuple(load(copy).uses)
         return tuple(st.get(run.strategy_name, spec.get("strategies_dir")).uses)
     except Exception:  # noqa: BLE001 - a report of an old run still renders, with the default signals
         return None
@@ -66,7 +71,8 @@ def _uses(run) -> tuple[str, ...] | None:
 def _nav(run) -> str:
     links = [
         ("#top", "QuantStats"), ("#signals", "signals"), ("#weights", "weights"), ("#drawdowns", "drawdowns"),
-        ("#regimes", "returns by regime"), ("#sample", "out of sample"), ("#trades", "trades"),
+        ("#regimes", "returns by regime"), ("#sample", "out of sample"), ("#attribution", "attribution"),
+        ("#controls", "controls"), ("#significance", "significance"), ("#trades", "trades"),
         ("#events", "FOMC events"), ("#manifest", "manifest"), ("../index.html", "all runs"), ("run.json", "run.json"),
     ]  # fmt: skip
     return '<nav class="hedge-nav">' + "".join(f'<a href="{h}">{esc(t)}</a>' for h, t in links) + "</nav>"
@@ -101,17 +107,25 @@ def render_report(run, title: str | None = None) -> str:
     rets, sig = run.returns, run.signals
     ev = fomc_events()
     params = run.summary.get("params") or {}
+    from ..run import selection_window
+    from . import honesty as Hn
+
+    sel = selection_window(run.manifest)
+    mk = Hn.chart_marker(sel, rets.index)
     with quiet():
         specs = P.signal_specs(sig, _uses(run), params)
         charts = {
-            "signals": P.signals_chart(sig, specs, ev) if specs else "",
-            "weights": P.weights_chart(run.weights),
-            "drawdowns": P.drawdowns_chart(rets, sig, names),
-            "equity": P.equity_chart(rets, sig, names),
+            "signals": P.signals_chart(sig, specs, ev, marker=mk) if specs else "",
+            "weights": P.weights_chart(run.weights, marker=mk),
+            "drawdowns": P.drawdowns_chart(rets, sig, names, marker=mk),
+            "equity": P.equity_chart(rets, sig, names, marker=mk),
         }
     trades, n_trades = T.trades_html(run.trades)
     notes = run.summary.get("notes") or []
-    oos = f"the period from {P.OOS_START.date()} (after the essay) is hatched: out of sample"
+    oos = f"hatched: {mk[1]}" if mk else "no period is hatched: the sweep chose the parameters on the whole run"
+    summ = run.summary
+    sm, bm = summ.get("strategy") or {}, summ.get("benchmark") or {}
+    m = run.manifest
     parts = [
         '<div class="container hedge" id="liquidity">',
         "<h2>Notes</h2><ul class=\"notes\">" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>" if notes else "",
@@ -127,14 +141,29 @@ def render_report(run, title: str | None = None) -> str:
                  "A session's return counts toward the regime known at the previous close. CAGR and volatility "
                  "annualised over the regime's days (252 a year); hit rate: share of days with a gain.",
                  T.regime_html(T.by_regime(rets, sig), names)),
-        _section("sample", "In sample and out of sample",
-                 f"Out of sample: from {P.OOS_START.date()}, when the essay was written. Sharpe in excess of CASH.",
-                 T.sample_html(T.by_sample(rets), names)),
+        _section("sample", "In sample and out of sample", Hn.sample_intro(sel) + " Sharpe in excess of CASH.",
+                 T.sample_html(T.by_sample(rets, Hn.samples(rets, sel)), names)),
+        _section("sweep", "Best of a sweep: how many trials, how robust",
+                 "The deflated Sharpe discounts the best Sharpe for the number of trials; the PBO is the share of "
+                 "CSCV splits whose in-sample winner falls at or below the median out of sample.",
+                 Hn.sweep_html(m, sm, bm)) if m.get("sweep") else "",
+        _section("attribution", "Did the hedge help? Attribution by hedge state",
+                 "Each return day counts toward the hedge state of the decision that formed the portfolio "
+                 "earning it. CAGR, volatility and drawdown over that state's days chained together.",
+                 Hn.attribution_html(m.get("attribution"), names)),
+        _section("controls", "Controls: timing against owning the basket, and against luck",
+                 "Static: the strategy's time-average weights held all the time, rebalanced monthly, same "
+                 "costs. Random timing: the same two baskets switched the same number of times with the same "
+                 "time on, at random dates (shuffled spell lengths, seeded), run in the sweep kernel.",
+                 Hn.controls_html(m.get("controls"), sm)),
+        _section("significance", "Is the edge over the benchmark significant?", "From run.json.",
+                 Hn.significance_html(m.get("significance"), names)),
         _section("trades", "Trades",
                  f"{n_trades} trades" + (f"; the last {T.TRADES_SHOWN} shown, all in trades.csv"
                                          if n_trades > T.TRADES_SHOWN else "")
                  + ". Size: signed weight change; value and cost in units of the initial capital.",
                  f"<details{' open' if n_trades <= 60 else ''}><summary>trade list</summary>{trades}</details>"),
+        _walkforward_section(run, P, T),
         _section("events", "FOMC balance-sheet events in the period", "From backtester.data.fomc.",
                  T.events_html(ev, rets.index[0], rets.index[-1])),
         _section("manifest", "Run manifest", "Everything needed to reproduce and audit this run.",
@@ -145,15 +174,39 @@ def render_report(run, title: str | None = None) -> str:
     return page.replace(PANELS_MARK, "\n".join(parts), 1)
 
 
-def write_report(run_dir, title: str | None = None) -> Path:
+def _walkforward_section(run, P, T) -> str:
+    """A walk-forward run's windows (table) and the stability of its chosen parameters (chart); else ""."""
+    wf = run.manifest.get("walkforward") or {}
+    windows = wf.get("windows") or []
+    if not windows:
+        return ""
+    idx = run.returns.index
+    chart = P.parameter_stability_chart(windows, idx[0], idx[-1])
+    return _section(
+        "walkforward", "Walk-forward windows",
+        f"Each test window traded the parameters chosen on its training window (best {esc(wf.get('metric'))} of "
+        f"{esc(wf.get('combinations'))} combinations); the chosen parameters changed "
+        f"{esc(wf.get('parameter_changes'))} "
+        f"times in {len(windows)} windows. Rank out of sample: the choice among all combinations run fresh over "
+        "the test window (1 = best in hindsight).",
+        _chart("parameters", chart) + T.walkforward_html(wf),
+    )  # fmt: skip
+
+
+def write_report(run_dir, title: str | None = None, progress=None) -> Path:
     """Write ``<run_dir>/tearsheet.html`` and refresh the reports index; return the tearsheet's path."""
+    from ..progress import ensure
     from .index import write_index
     from .load import load_saved_run
 
+    progress = ensure(progress)
+    progress.stage("writing the tearsheet (QuantStats)")
     run_dir = Path(run_dir)
     run = load_saved_run(run_dir)
     path = atomic_write_text(run_dir / TEARSHEET, render_report(run, title))
+    progress.stage("updating the reports index")
     write_index(run_dir.parent)
+    progress.done()
     return path
 
 

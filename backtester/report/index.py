@@ -18,7 +18,7 @@ h1{{font-weight:400;margin:0 0 4px}}h2{{font-size:16px;margin:30px 0 8px}}p{{col
 table{{border-spacing:0;width:100%;margin:0 0 30px}}td,th{{padding:4px 6px;text-align:right}}
 td:first-child,th:first-child,td.l,th.l{{text-align:left}}thead th{{background:#eee}}
 tbody tr:nth-child(even){{background:#fafafa}}a{{color:#09c;text-decoration:none}}a:hover{{text-decoration:underline}}
-td{{font-variant-numeric:tabular-nums}}
+td{{font-variant-numeric:tabular-nums}}td .title{{font-weight:bold}}td .params,td .options{{color:#555;font-size:12px}}
 </style></head><body><div class="container">
 {body}
 </div></body></html>
@@ -56,11 +56,46 @@ def runs(reports_dir: Path) -> list[dict]:
                 "metrics": s.get("strategy") or {},
                 "bench_metrics": s.get("benchmark") or {},
                 "tearsheet": (d / "tearsheet.html").is_file(),
+                "title": _page_title(d / "tearsheet.html"),
+                "options": key_options(man.get("spec") or {}),
                 "saved": _dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M"),
                 "mtime": mtime,
             }
         )
     return sorted(out, key=lambda r: (-r["mtime"], r["run_id"]))
+
+
+DEFAULT_OPTIONS = {"fees_bp": None, "slippage_bp": None, "exec_lag": 1, "rebalance": "change", "vol_target": None,
+                   "gold": "GLD"}  # fmt: skip
+
+
+def key_options(spec: dict) -> str:
+    """The run options that differ from the defaults, as CLI flags (``--rebalance monthly --fees-bp 5``)."""
+    out = []
+    for k, default in DEFAULT_OPTIONS.items():
+        v = spec.get(k, default)
+        if v != default:
+            out.append(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}")
+    if spec.get("rebalance") == "band":
+        out.append(f"--band {spec.get('band', 0.05):g}")
+    for k in ("start", "end"):
+        if spec.get(k):
+            out.append(f"--{k} {spec[k]}")
+    return " ".join(out)
+
+
+def _page_title(path: Path) -> str | None:
+    """The <title> of a written tearsheet (read from its first few kilobytes), None without one."""
+    import html
+    import re
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(8192)
+    except OSError:
+        return None
+    m = re.search(r"<title>(.*?)</title>", head, flags=re.S)
+    return html.unescape(m.group(1).strip()) if m else None
 
 
 def render_index(reports_dir: Path) -> str:
@@ -74,8 +109,13 @@ def render_index(reports_dir: Path) -> str:
             else f'<span title="hedge report {rid}">no tearsheet (hedge report {rid})</span>'
         )
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        about = "".join(
+            f'<div class="{cls}">{esc(text)}</div>'
+            for cls, text in (("title", r["title"]), ("params", params), ("options", r["options"]))
+            if text
+        )
         rows.append(
-            f'<tr><td class="l">{esc(r["strategy"])}</td><td class="l" title="{esc(params)}">{rid}</td>'
+            f'<tr><td class="l">{esc(r["strategy"])}</td><td class="l">{rid}{about}</td>'
             f'<td class="l">{esc(r["benchmark"])}</td><td>{esc(r["start"])} .. {esc(r["end"])}</td>'
             f"<td>{_pct(m.get('cagr'))}</td><td>{_num(m.get('sharpe'))}</td><td>{_pct(m.get('max_drawdown'))}</td>"
             f"<td>{_pct(b.get('cagr'))}</td><td>{_num(b.get('sharpe'))}</td><td>{_pct(b.get('max_drawdown'))}</td>"

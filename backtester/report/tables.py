@@ -49,16 +49,23 @@ def by_regime(returns: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
                     "hit_rate": float((x > 0).mean()) if len(x) else np.nan,
                 }
             )
-    return pd.DataFrame(rows, columns=["regime", "series", "days", "share", "cagr", "volatility", "hit_rate"])
+    df = pd.DataFrame(rows, columns=["regime", "series", "days", "share", "cagr", "volatility", "hit_rate"])
+    bench = df[df["series"] == "benchmark"].set_index("regime")["cagr"]
+    # the strategy's CAGR minus the benchmark's in the same regime (NaN on the benchmark's own rows)
+    df["excess_cagr"] = np.where(df["series"] == "strategy", df["cagr"] - df["regime"].map(bench), np.nan)
+    return df
 
 
-def by_sample(returns: pd.DataFrame) -> dict[str, dict]:
-    """``backtester.metrics`` of strategy and benchmark before and from ``OOS_START`` (the essay)."""
+def by_sample(returns: pd.DataFrame, parts: list | None = None) -> dict[str, dict]:
+    """``backtester.metrics`` of strategy and benchmark per (label, returns) part; by default before and from
+    ``OOS_START`` (the essay); the tearsheet passes ``report.honesty.samples`` (the run's selection window)."""
     out = {}
-    for name, part in (
-        ("in sample", returns[returns.index < OOS_START]),
-        ("out of sample", returns[returns.index >= OOS_START]),
-    ):
+    if parts is None:
+        parts = [
+            ("in sample", returns[returns.index < OOS_START]),
+            ("out of sample", returns[returns.index >= OOS_START]),
+        ]
+    for name, part in parts:
         if len(part) == 0:
             continue
         for col in ("strategy", "benchmark"):
@@ -84,10 +91,25 @@ def table(headers: list[str], rows: list[list], cls: str = "") -> str:
 def regime_html(df: pd.DataFrame, names: tuple[str, str]) -> str:
     label = {"strategy": names[0], "benchmark": names[1]}
     rows = [
-        [r.regime, label[r.series], r.days, _pct(r.share, 1), _pct(r.cagr), _pct(r.volatility), _pct(r.hit_rate, 1)]
+        [r.regime, label[r.series], r.days, _pct(r.share, 1), _pct(r.cagr),
+         _signed(r.excess_cagr) if r.series == "strategy" else "", _pct(r.volatility), _pct(r.hit_rate, 1)]
         for r in df.itertuples()
+    ]  # fmt: skip
+    heads = [
+        "regime",
+        "series",
+        "days",
+        "share of days",
+        "CAGR",
+        f"excess CAGR vs {names[1]}",
+        "volatility",
+        "hit rate",
     ]
-    return table(["regime", "series", "days", "share of days", "CAGR", "volatility", "hit rate"], rows, "regimes")
+    return table(heads, rows, "regimes")
+
+
+def _signed(v) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{100 * v:+.2f} pp"
 
 
 def sample_html(parts: dict[str, dict], names: tuple[str, str]) -> str:
@@ -179,3 +201,24 @@ def manifest_html(run, versions: dict[str, str]) -> str:
         + "<h3>Files of this run (sha256)</h3>"
         + table(["file", "sha256"], file_rows, "files")
     )
+
+
+def walkforward_html(wf: dict) -> str:
+    """One row per walk-forward window: training and test dates, the chosen parameters, the ranking metric in
+    sample and out of sample, the benchmark's out of sample and the out-of-sample rank of the choice."""
+    m, b = wf.get("metric", "metric"), wf.get("benchmark_name", "benchmark")
+    names = list((wf.get("grid") or {}).keys())
+    pct = m not in ("sharpe", "sortino", "calmar", "turnover")
+    f = _pct if pct else _num
+    rows = []
+    for w in wf.get("windows") or []:
+        rank = "-" if w.get("oos_rank") is None else f"{w['oos_rank']}/{w['oos_rank_of']}"
+        rows.append(
+            [w["window"], f"{w['train_start']} .. {w['train_end']}",
+             f"{w['test_start']} .. {w['test_end']}" + (" (partial)" if w.get("partial") else ""),
+             *[w["params"].get(k) for k in names], f(w.get("in_sample_metric")), f(w.get("out_of_sample_metric")),
+             f(w.get("benchmark_metric")), rank]
+        )  # fmt: skip
+    heads = ["#", "training", "test", *names, f"{m} in sample", f"{m} out of sample", f"{b} out of sample",
+             "rank out of sample"]  # fmt: skip
+    return table(heads, rows, "walkforward")

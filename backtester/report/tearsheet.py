@@ -108,11 +108,35 @@ def _qs_fixes(cash_total: float):
     for name, pos in (("treynor_ratio", 3), ("ulcer_performance_index", 1), ("serenity_index", 1)):
         patch(qst, name, total_rf(getattr(qst, name), pos))
     patch(qp, "yearly_returns", _eoy_chart)
+    patch(qst, "monthly_returns", _run_months_only(qst.monthly_returns))
     try:
         yield
     finally:
         for (mod, name), fn in saved.items():
             setattr(mod, name, fn)
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _run_months_only(orig):
+    """QuantStats' monthly returns table with the months outside the run empty (NaN), not 0.00."""
+
+    def f(returns, *args, **kw):
+        table = orig(returns, *args, **kw)
+        idx = getattr(returns, "index", None)
+        if not isinstance(idx, pd.DatetimeIndex) or len(idx) == 0:
+            return table
+        first, last = (idx[0].year, idx[0].month), (idx[-1].year, idx[-1].month)
+        table = table.astype(float)
+        month = {c: MONTHS.index(str(c).title()) + 1 for c in table.columns if str(c).title() in MONTHS}  # JAN..
+        for year in table.index:
+            for col, m in month.items():
+                if not (first <= (int(year), m) <= last):
+                    table.loc[year, col] = float("nan")
+        return table
+
+    return f
 
 
 def _eoy_chart(returns, benchmark=None, figsize=(8, 4), savefig=None, compounded=True, **_kw):

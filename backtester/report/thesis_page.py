@@ -16,10 +16,11 @@ import pandas as pd
 
 from ..errors import DataError, UsageError
 from ..research.thesis import Thesis
+from .panels import ASSET_COLORS
 
 HTML_SUFFIXES = (".html", ".htm")
 VERDICT_COLORS = {"held": "#1a7f37", "failed": "#c62828", "too early": "#8a6d00"}
-CURVE_COLORS = {"GLD": "#d4a017", "LBMA_GOLD": "#8c6d1f", "BTC-USD": "#f7931a", "SPY": "#1f77b4", "CASH": "#666666"}
+CURVE_COLORS = {**{a: ASSET_COLORS[a] for a in ("GLD", "LBMA_GOLD", "BTC-USD", "SPY")}, "CASH": "#666666"}
 OTHER_COLORS = ("#c62828", "#2ca02c", "#9467bd")
 CHART_MONTHS_BEFORE = 10
 
@@ -196,7 +197,7 @@ def _fed_section(r: dict, chart: str) -> str:
     lo, hi = fa["predicted_bn_per_month"]
     return (
         "<h2>How fast the Fed's assets grew after QT</h2>"
-        f"<img alt='Fed assets' src='{chart}'>"
+        f"<figure class='chart' data-chart='thesis-fed'><img alt='Fed assets' src='{chart}'></figure>"
         + _table(
             ["window", "from (week, $B)", "to (week, $B)", "months", "$B / month", "slope $B / month"],
             rows,
@@ -222,7 +223,7 @@ def _returns_section(r: dict, chart: str) -> str:
     ]
     return (
         "<h2>Gold, bitcoin, SPY and cash since the essay</h2>"
-        f"<img alt='returns since the essay' src='{chart}'>"
+        f"<figure class='chart' data-chart='thesis-returns'><img alt='returns since the essay' src='{chart}'></figure>"
         + _table(
             ["asset", "from", "close", "to (its last date)", "close", "return", f"return to {ret['common_end']}"],
             rows,
@@ -263,6 +264,20 @@ def _strategy_section(r: dict, chart: str | None) -> str:
         + img
         + _table(["metric", s["name"], s["benchmark_name"]], rows, (1, 2))
         + f"<p class=muted>{_e(sig_txt)}. Run {_e(s['run_id'])}. {_e(' '.join(s['notes']))}</p>"
+        + _continuing(s)
+    )
+
+
+def _continuing(s: dict) -> str:
+    """Both out-of-sample definitions, so this page and the tearsheet can be read side by side."""
+    c = s.get("continuing") or {}
+    if not c:
+        return ""
+    return (
+        f"<p>Two out-of-sample numbers: {_e(s.get('definition', 'fresh start'))}: "
+        f"{_e(_pct(s['strategy']['total_return']))} (above); {_e(c['definition'])} "
+        f"({_e(c['period']['start'])} .. {_e(c['period']['end'])}): {_e(_pct(c['strategy']['total_return']))}, "
+        f"{_e(s['benchmark_name'])} {_e(_pct(c['benchmark']['total_return']))}.</p>"
     )
 
 

@@ -489,19 +489,25 @@ def plot_paths(store, study: dict, file, *, inputs: Inputs | None = None) -> str
     inp = inputs or Inputs(store)
     length = max(study["horizons"].values())
     types_, assets_ = [t["type"] for t in study["types"]], study["assets"]
+    all_paths = {}
+    for t in study["types"]:
+        dates = pd.DatetimeIndex([e["date"] for e in t["events"]])
+        counted = dates[non_overlapping(session_positions(dates), length)] if len(dates) else dates
+        for a in assets_:
+            all_paths[t["type"], a] = (event_paths(inp.prices(a), counted, length), len(dates))
     fig = make_subplots(
         rows=len(types_),
         cols=len(assets_),
-        subplot_titles=[f"{t} / {a}" for t in types_ for a in assets_],
-        vertical_spacing=min(0.08, 0.3 / max(len(types_), 1)),
+        subplot_titles=[  # n per panel: events drawn (with data, not overlapping) of all events of the type
+            f"{t} / {a}: n = {all_paths[t, a][0].shape[1]} of {all_paths[t, a][1]}" for t in types_ for a in assets_
+        ],
+        vertical_spacing=min(0.14, 0.45 / max(len(types_), 1)),
         horizontal_spacing=0.05,
     )
     for i, t in enumerate(study["types"], start=1):
-        dates = pd.DatetimeIndex([e["date"] for e in t["events"]])
-        counted = dates[non_overlapping(session_positions(dates), length)] if len(dates) else dates
         for j, a in enumerate(assets_, start=1):
             px = inp.prices(a)
-            paths = event_paths(px, counted, length)
+            paths = all_paths[t["type"], a][0]
             for d in paths.columns:
                 fig.add_trace(
                     go.Scatter(
@@ -525,7 +531,7 @@ def plot_paths(store, study: dict, file, *, inputs: Inputs | None = None) -> str
                         y=m * 100,
                         mode="lines",
                         line={"width": 3, "color": "#d62728"},
-                        name=f"mean of {paths.shape[1]} events",
+                        name="mean of the events (n in each panel's title)",
                         showlegend=(i == 1 and j == 1),
                         legendgroup="mean",
                         hovertemplate=f"mean of {paths.shape[1]}<br>session %{{x}}: %{{y:.1f}}%<extra></extra>",
@@ -548,16 +554,19 @@ def plot_paths(store, study: dict, file, *, inputs: Inputs | None = None) -> str
                 row=i,
                 col=j,
             )
-    fig.update_xaxes(title_text="NYSE sessions after the event date (known date)")
+    fig.update_xaxes(title_text="NYSE sessions after the event date (known date)", row=len(types_))
     fig.update_yaxes(title_text="cumulative return %")
     fig.update_layout(
         title=(
-            "Average path after events (events counted at the longest horizon, "
-            f"{length} sessions; mean drawn only where every event has data)"
+            "Average path after events<br><sub>events counted at the longest horizon, "
+            f"{length} sessions; mean drawn only where every event has data; n = events drawn of all events</sub>"
         ),
-        height=max(400, 320 * len(types_)),
+        height=max(440, 320 * len(types_) + 60),
         width=max(700, 480 * len(assets_)),
         template="plotly_white",
+        # the legend under everything (container coordinates): never on a panel or its title
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0.0, "yanchor": "bottom"},
+        margin={"t": 110, "b": 110},
     )
     path = Path(file)
     if path.parent and not path.parent.exists():

@@ -218,11 +218,16 @@ def _row_metrics(frame: pd.DataFrame, i: int) -> dict:
     return {k: float(frame.at[i, k]) for k in ROW_METRICS}
 
 
-def choose(inp, windows: list[Window], metric: str = "sharpe", executor=None) -> list[Choice]:
+def choose(inp, windows: list[Window], metric: str = "sharpe", executor=None, progress=None) -> list[Choice]:
     """The best combination of each training window, by ``metric``, from that window's returns alone."""
+    from ..progress import ensure
+
+    progress = ensure(progress)
+    progress.start("choosing on the training windows", len(windows))
     out: list[Choice] = []
     for w in windows:
         res = _ev.evaluate(inp, window=(w.train_a, w.train_b), metric=metric, stats=False, executor=executor)
+        progress.advance(1)
         bench = None if res.benchmark is None else {k: res.benchmark.get(k) for k in ROW_METRICS}
         if res.best_index is None:
             if not out:
@@ -262,10 +267,11 @@ def stitched_weights(inp, choices: list[Choice]) -> pd.DataFrame:
     """Target weights on every test decision session: window k's rows from window k's parameters, computed
     on the signal rows up to the end of window k only."""
     parts = []
+    hist = inp.history if inp.history is not None else inp.signals  # windowed features see earlier rows
     for ch in choices:
         w = ch.window
-        wk = inp.resolved.weights({**inp.base_params, **ch.params}, inp.signals.iloc[: w.test_b])
-        parts.append(wk.iloc[w.test_a : w.test_b])
+        wk = inp.resolved.weights({**inp.base_params, **ch.params}, hist.loc[: inp.dates[w.test_b - 1]])
+        parts.append(wk.reindex(inp.dates[w.test_a : w.test_b]))
     out = pd.concat(parts).fillna(0.0)
     return out.reindex(columns=[c for c in out.columns if c in inp.assets])
 
@@ -279,7 +285,8 @@ def stitch(inp, choices: list[Choice]):
     end = min(len(inp.dates), last.test_b + inp.exec_lag)
     px = _prices(inp, first.test_a, end)
     res = engine.backtest(stitched_weights(inp, choices), px, inp.options, fallback=inp.strategy.fallback)
-    bres = engine.backtest(rr.benchmark_weights(inp.signals.iloc[first.test_a : end]), px, inp.options)
+    # a fixed-mix benchmark is held near its weights (change+monthly)
+    bres = engine.backtest(rr.benchmark_weights(inp.signals.iloc[first.test_a : end]), px, inp.options.for_mix())
     return res, bres
 
 
@@ -296,7 +303,8 @@ def slice_metrics(result, lo: int, hi: int) -> dict:
     if len(tr):
         d = pd.to_datetime(tr["date"])
         size = pd.to_numeric(tr["size"], errors="coerce").fillna(0.0)
-        buys = float(size[(d >= r.index[0]) & (d <= r.index[-1]) & (size > 0)].sum())
+        opening = d.min()  # the opening trade is not turnover (metrics.compute)
+        buys = float(size[(d >= r.index[0]) & (d <= r.index[-1]) & (d != opening) & (size > 0)].sum())
     else:
         buys = 0.0
     out["turnover"] = buys / years if years > 0 else float("nan")
@@ -304,12 +312,17 @@ def slice_metrics(result, lo: int, hi: int) -> dict:
     return {k: out[k] for k in (*ROW_METRICS, "days", "start", "end")}
 
 
-def rank_out_of_sample(inp, choices: list[Choice], metric: str, executor=None) -> list[dict]:
+def rank_out_of_sample(inp, choices: list[Choice], metric: str, executor=None, progress=None) -> list[dict]:
     """After every choice is made: each chosen combination's rank among all combinations run fresh over its
     test window's return sessions (1 = best), and the hindsight-best value there. Reporting only."""
+    from ..progress import ensure
+
+    progress = ensure(progress)
+    progress.start("ranking the choices on the test windows", len(choices))
     out = []
     T = len(inp.dates)
     for ch in choices:
+        progress.advance(1)
         w = ch.window
         res = _ev.evaluate(
             inp, window=(w.test_a, min(T, w.test_b + inp.exec_lag)), metric=metric, stats=False, executor=executor
@@ -394,6 +407,7 @@ def walk_forward(
     strategy=None,
     inputs=None,
     executor=None,
+    progress=None,
 ) -> WalkForward:
     """Prepare once (or take ``inputs``), plan the windows, choose on each training window, run the stitched
     book and measure it. ``spec`` is a RunSpec (fixed params, costs, lag, schedule, gold, benchmark,
@@ -406,12 +420,18 @@ def walk_forward(
     if metric not in _ev.METRICS:
         raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(_ev.METRICS)}", param="metric")
     t0 = time.perf_counter()
+    from ..progress import ensure
+
+    progress = ensure(progress)
+    progress.stage("preparing prices, signals and the grid")
     inp = inputs if inputs is not None else prepare(store, spec, grid, signals=signals, strategy=strategy)
     windows = plan_windows(inp.dates, train, test, embargo, inp.exec_lag)
     check_grid_valid(inp)
-    choices = choose(inp, windows, metric, executor)
+    choices = choose(inp, windows, metric, executor, progress)
+    progress.stage("running the stitched out-of-sample book")
     res, bres = stitch(inp, choices)
-    ranks = rank_out_of_sample(inp, choices, metric, executor)
+    ranks = rank_out_of_sample(inp, choices, metric, executor, progress)
+    progress.done()
     a0 = windows[0].test_a
     per_window = []
     for ch, rk in zip(choices, ranks, strict=True):
@@ -512,6 +532,7 @@ def summary(wf: WalkForward, grid_source: str = "given") -> dict:
 
 def run_id_of(wf: WalkForward, data_hash: str) -> str:
     from .. import __version__
+    from ..strategies.files import file_of
 
     inp = wf.inp
     key = {
@@ -524,6 +545,9 @@ def run_id_of(wf: WalkForward, data_hash: str) -> str:
         "data": data_hash,
         "version": __version__,
     }
+    fs = file_of(inp.strategy)
+    if fs is not None:  # a strategy file counts by its content, not by the path it was given as
+        key["spec"]["strategy"] = {"file": fs.name, "sha256": fs.sha256}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{inp.strategy.name}-wf-{digest}"
 

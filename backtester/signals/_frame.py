@@ -13,8 +13,9 @@ from . import _native as nv
 from ._composite import regime, stress
 from ._fomc import event_columns
 from .definitions import KEYS, LABELS, SignalConfig
+from .prices import known_closes
 
-INPUTS = ("WALCL", "WRESBAL", "WTREGEN", "RRPONTSYD", "SOFR", "EFFR", "IORB", "GDP")
+INPUTS = ("WALCL", "WRESBAL", "WDTGAL", "WTREGEN", "RRPONTSYD", "SOFR", "EFFR", "IORB", "IOER", "GDP")
 FRAME_START = pd.Timestamp("2002-12-18")  # FRED's H.4.1 series (millions) start here
 SUFFIXES = ("__obs", "__avail", "__reason")
 TEXT_COLUMNS = ("last_event_label", "liquidity_stress_unknown_inputs")
@@ -87,8 +88,35 @@ def compute(store, start=None, end=None, config: SignalConfig | None = None, *, 
     pass an empty frame to leave the event signals unknown). The whole history is always computed
     (the hysteresis states depend on it) and then cut to ``[start, end]``.
     """
+    from ..data import cache
+    from ..data.store import Store
+
+    if not (isinstance(store, Store) and config is None and events is None):
+        return _cut(_compute(store, config, events, end), start, end)
+    # the default frame of a store: cached in the store, keyed by its data and this code
+    path = cache.signals_path(store)
+    frame = cache.load(path)
+    if not isinstance(frame, pd.DataFrame):
+        frame = _compute(store, None, None, None)
+        cache.save(path, frame, keep=cache.KEEP)
+    if end is not None and len(frame) and pd.Timestamp(end) > frame.index[-1]:  # sessions past the data
+        return _cut(_compute(store, None, None, end), start, end)
+    return _cut(frame, start, end)
+
+
+def _cut(frame: pd.DataFrame, start, end) -> pd.DataFrame:
+    out = frame
+    if start is not None:
+        out = out[out.index >= pd.Timestamp(start)]
+    if end is not None:
+        out = out[out.index <= pd.Timestamp(end)]
+    return out.copy() if out is frame else out
+
+
+def _compute(store, config, events, end) -> pd.DataFrame:
     cfg = config or SignalConfig()
     inputs = {sid: nv.load(store, sid) for sid in INPUTS}
+    inputs["IORB"] = nv.splice_before(inputs["IOER"], inputs["IORB"])  # the rate on reserves: IOER, then IORB
     dd, data_end = _sessions(inputs, end)
     out = _Out(dd, {sid: nv.status(inp, dd) for sid, inp in inputs.items()})
 
@@ -103,11 +131,9 @@ def compute(store, start=None, end=None, config: SignalConfig | None = None, *, 
     index = pd.DatetimeIndex(dd, name="date")
     order = [c for k in KEYS for c in (k, *(k + s for s in SUFFIXES)) if c in out.cols]
     order += [c for c in out.cols if c not in order]
+    out.cols.update(known_closes(store, dd))  # px:<ASSET>, the holdable closes as known (signals/prices.py)
+    order += [c for c in out.cols if c not in order]
     frame = pd.DataFrame({c: pd.Series(out.cols[c], index=index, dtype=_dtype(c)) for c in order}, index=index)
-    if start is not None:
-        frame = frame[frame.index >= pd.Timestamp(start)]
-    if end is not None:
-        frame = frame[frame.index <= pd.Timestamp(end)]
     frame.attrs["signal_config"] = asdict(cfg)
     frame.attrs["data_end"] = str(data_end.date())
     return frame
@@ -254,8 +280,10 @@ def _spreads(out: _Out, inputs, cfg: SignalConfig) -> None:
 
 
 def _weekly_liquidity(out: _Out, inputs, cfg: SignalConfig) -> None:
-    w, r, t, rrp = inputs["WALCL"], inputs["WRESBAL"], inputs["WTREGEN"], inputs["RRPONTSYD"]
+    w, r, rrp = inputs["WALCL"], inputs["WRESBAL"], inputs["RRPONTSYD"]
+    t, t_avg = inputs["WDTGAL"], inputs["WTREGEN"]
     out.native("tga", nv.native_of(t), "value")
+    out.native("tga_week_avg", nv.native_of(t_avg), "value")
 
     # total liquidity: WRESBAL week + ON RRP of that Wednesday (last business day of the week if a holiday)
     k, ok = nv.at_or_before(rrp, r.date, 6)
@@ -274,20 +302,27 @@ def _weekly_liquidity(out: _Out, inputs, cfg: SignalConfig) -> None:
     j = out.native("total_liquidity", nat, "v")
     out.native("total_liquidity_52w_change", nat, "chg", j)
 
-    # net liquidity: WALCL - WTREGEN - ON RRP, all of the same Wednesday (same H.4.1)
+    # net liquidity: WALCL - WDTGAL - ON RRP, all of the same Wednesday (same H.4.1); the alternative
+    # definition with the week-average TGA (WTREGEN) beside it
+    for key, tga in (("net_liquidity", t), ("net_liquidity_week_avg", t_avg)):
+        nat = _net_liquidity(w, tga, rrp, cfg)
+        j = out.native(key, nat, "v")
+        if key == "net_liquidity":
+            out.native("net_liquidity_13w_change", nat, "chg", j)
+
+
+def _net_liquidity(w: nv.Input, t: nv.Input, rrp: nv.Input, cfg: SignalConfig) -> nv.Native:
     dw, iw, it = nv.intersect(w, t)
     k, ok = nv.at_or_before(rrp, dw, 6)
     d = dw[ok]
     net = w.value[iw[ok]] - t.value[it[ok]] - rrp.value[k[ok]]
     av = np.maximum.reduce([w.avail[iw[ok]], t.avail[it[ok]], rrp.avail[k[ok]]]) if len(d) else d.copy()
     chg = nv.change(d, net, cfg.net_liquidity_weeks)
-    nat = nv.Native(
+    return nv.Native(
         d,
         av,
         {"v": net, "chg": chg},
-        ("WALCL", "WTREGEN", "RRPONTSYD"),
+        ("WALCL", t.id, "RRPONTSYD"),
         w.staleness,
         {"chg": nv.why_where(np.isnan(chg), f"needs net liquidity {cfg.net_liquidity_weeks} weeks earlier")},
     )
-    j = out.native("net_liquidity", nat, "v")
-    out.native("net_liquidity_13w_change", nat, "chg", j)

@@ -54,6 +54,12 @@ class Factors:
     def take(self, lo: int, hi: int) -> Factors:
         return Factors(self.assets, self.features, self.pattern[lo:hi], self.loadings[lo:hi])
 
+    def rows(self, positions) -> Factors:
+        """The features on the signal rows at ``positions`` (features computed on a longer history)."""
+        return Factors(
+            self.assets, self.features[:, :, np.asarray(positions, dtype=np.int64)], self.pattern, self.loadings
+        )
+
     def rename(self, mapping: dict[str, str]) -> Factors:
         """Rename assets, adding loadings that land on the same name (``--gold LBMA_GOLD``)."""
         names = list(dict.fromkeys(mapping.get(a, a) for a in self.assets))

@@ -29,7 +29,8 @@ def best_run(store, inp, res):
     if set(own) | set(rr.benchmark.assets(rr.benchmark_params)) != set(inp.assets):
         # its own default window would differ (fewer assets): pin the sweep's window
         rs = replace(rs, start=rs.start or str(inp.dates[0].date()), end=rs.end or str(inp.dates[-1].date()))
-    run = run_backtest(store, rs, signals=inp.signals, strategy=inp.strategy)
+    hist = inp.history if inp.history is not None else inp.signals  # the rows the sweep's features saw
+    run = run_backtest(store, rs, signals=hist, strategy=inp.strategy)
     sweep_sharpe = res.frame.at[res.best_index, "sharpe"]
     warning = None
     if not math.isclose(run.metrics["sharpe"], sweep_sharpe, rel_tol=1e-9, abs_tol=1e-12):

@@ -48,9 +48,16 @@ class SweepResult:
     deflated_sharpe: dict | None
     pbo: dict | None
     benchmark: dict | None
-    elapsed: float
+    elapsed: float  # wall time of the evaluation, including ``compile_seconds``
     block_sums: np.ndarray | None = None  # (C, S, 2) per-block sum of excess returns and of their squares
     notes: list[str] = field(default_factory=list)
+    compile_seconds: float = 0.0  # numba compiling (or loading cached) kernels during the evaluation
+
+    @property
+    def rate(self) -> float:
+        """Combinations per second, compile time excluded (a first sweep compiles its kernels once)."""
+        t = self.elapsed - self.compile_seconds
+        return self.n_total / t if t > 0 else float("nan")
 
     @property
     def n_invalid(self) -> int:
@@ -70,6 +77,34 @@ def _kernel():
     from . import kernel
 
     return kernel
+
+
+class compile_clock:
+    """Context manager timing numba compilation inside it (top-level compile events; a cached kernel's
+    load counts too but takes milliseconds): ``with compile_clock() as seconds: ...; seconds()``."""
+
+    def __enter__(self):
+        from numba.core import event as ev
+
+        self._rec = ev.install_recorder("numba:compile")
+        self._events = self._rec.__enter__()
+        return self.seconds
+
+    def __exit__(self, *exc):
+        return self._rec.__exit__(*exc)
+
+    def seconds(self) -> float:
+        total, depth, t0 = 0.0, 0, 0.0
+        for ts, e in self._events.buffer:
+            if e.is_start:
+                if depth == 0:
+                    t0 = ts
+                depth += 1
+            elif e.is_end and depth:
+                depth -= 1
+                if depth == 0:
+                    total += ts - t0
+        return total
 
 
 def _threads() -> int:
@@ -97,15 +132,18 @@ def feature_changes(features: np.ndarray) -> np.ndarray:
 
 
 def run_factors(
-    inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict | None = None, *, cap_limit: int = 0
-) -> None:
+    inp: Inputs, wa, factors, out, tim, blocks, status, cache: dict | None = None, *, cap_limit: int = 0,
+    rebalance: str | None = None,
+) -> None:  # fmt: skip
     """Run the kernel for ``factors`` (one chunk) on window ``wa``, filling the output rows in place
-    (``cap_limit``: tests only, see ``kernel.run_chunk``)."""
+    (``rebalance``: another rule than ``inp.rebalance``, e.g. a fixed mix's; ``cap_limit``: tests only,
+    see ``kernel.run_chunk``)."""
     k = _kernel()
     feats, fchg, ev_ptr, ev_idx = pattern_arrays(wa, factors, cache)
+    mode = MODES[rebalance or inp.rebalance]
     k.run_chunk(
         feats, fchg, factors.pattern, factors.loadings, wa.close, wa.close_num, wa.fresh, wa.listed, wa.lchg, ev_ptr,
-        ev_idx, wa.cashx, wa.growth / k.CAPITAL, wa.cret, wa.key, MODES[inp.rebalance], float(inp.band), wa.cov,
+        ev_idx, wa.cashx, wa.growth / k.CAPITAL, wa.cret, wa.key, mode, float(inp.band), wa.cov,
         np.nan if inp.vol_target is None else float(inp.vol_target), inp.fallback, inp.fees, inp.slippage,
         wa.edges, out, tim, blocks, status, _threads(), cap_limit,
     )  # fmt: skip
@@ -167,13 +205,21 @@ def evaluate(
     """Every combination of ``inp`` on ``window`` = (a, b): session positions [a, b) or dates (inclusive),
     None = all prepared sessions. ``metric`` ranks the rows; ``blocks`` (even) is the CSCV block count.
     ``executor``: ``research.executor`` (None or local: here; dask: chunks as tasks, the same numbers)."""
-    from . import overfit
 
     if metric not in METRICS:
         raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
     if blocks < 2 or blocks % 2:
         raise UsageError(f"blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)", param="blocks")
-    _kernel()  # import (or compile, the first time ever) before the clock starts
+    _kernel()  # import before the clock starts
+    with compile_clock() as compiling:
+        result = _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, executor)
+    result.compile_seconds = compiling()
+    return result
+
+
+def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, executor) -> SweepResult:
+    from . import overfit
+
     t_start = time.perf_counter()
     a, b = _window(inp, window)
     wa = window_arrays(inp, a, b, blocks)
@@ -229,7 +275,9 @@ def evaluate(
         bt = np.zeros((1, n))
         bb = np.zeros((1, max(S, 0), 2))
         bs = np.full(1, -1, dtype=np.int8)
-        run_factors(inp, wa, inp.benchmark, bo, bt, bb, bs)
+        from ...engine import mix_rebalance
+
+        run_factors(inp, wa, inp.benchmark, bo, bt, bb, bs, rebalance=mix_rebalance(inp.rebalance))
         bench = dict(zip(COLUMNS, bo[0].tolist(), strict=True)) if bs[0] == 0 else None
         if bench is not None:
             bench["time_in_market"] = {x: float(bt[0, i]) for i, x in enumerate(inp.assets)}
@@ -276,8 +324,9 @@ def _distributed(executor, inp: Inputs, wa, out, tim, blk, status, progress) -> 
 
     if inp.factors is None:
         raise UsageError(
-            f"--executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
-            "use --executor local for this strategy",
+            f"executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
+            "use the local executor for this strategy",
+            param="executor",
         )
     shared = (
         executor.share(("inputs", id(inp)), lambda: replace(inp, strategy=None, signals=None, spec=None)),

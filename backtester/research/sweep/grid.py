@@ -116,12 +116,23 @@ def parse_grid(items: list[str] | None, strategy, fixed: dict | None = None) -> 
     return Grid(tuple(names), tuple(values))
 
 
-def check_size(grid: Grid, max_combinations: int) -> int:
-    n = grid.size
+def check_size(grid: Grid, max_combinations: int, sample: int | None = None) -> int:
+    """The number of combinations to evaluate (``sample`` of them when given), at most ``max_combinations``."""
     if max_combinations < 1:
         raise UsageError(
             f"max_combinations {max_combinations} is below 1", "give a positive maximum", param="max_combinations"
         )
+    if sample is not None:
+        if sample < 1:
+            raise UsageError(f"sample {sample} is below 1", "evaluate at least one combination", param="sample")
+        if sample > max_combinations:
+            raise UsageError(
+                f"sample {sample:,} is more than the maximum {max_combinations:,}",
+                "raise max_combinations",
+                param=("sample", "max_combinations"),
+            )
+        return min(sample, grid.size)
+    n = grid.size
     if n > max_combinations:
         sizes = " x ".join(f"{len(v)} {k}" for k, v in zip(grid.names, grid.values, strict=True))
         raise UsageError(
@@ -172,8 +183,52 @@ class Combos(Sequence):
     def columns(self) -> dict[str, np.ndarray]:
         """One array per grid name: the value of that parameter in each combination."""
         idx = np.indices(self._sizes).reshape(len(self._sizes), -1) if self._sizes else np.zeros((0, 0), int)
-        out = {}
-        for k, (name, vals) in enumerate(zip(self.grid.names, self.grid.values, strict=True)):
-            arr = np.array(vals, dtype=object if isinstance(vals[0], str) else None)
-            out[name] = arr[idx[k]]
-        return out
+        return _columns(self.grid, idx)
+
+    def number(self, i: int) -> int:
+        """The combination number (in the whole grid) of row ``i``."""
+        return int(i)
+
+    def sample(self, n: int, seed: int = 0) -> Sample:
+        """A seeded random subset of ``n`` combinations (in grid order; all of them if n >= len)."""
+        if n >= self._n:
+            return Sample(self, np.arange(self._n, dtype=np.int64))
+        rng = np.random.default_rng(seed)
+        return Sample(self, np.sort(rng.choice(self._n, size=n, replace=False)).astype(np.int64))
+
+
+def _columns(grid: Grid, idx: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for k, (name, vals) in enumerate(zip(grid.names, grid.values, strict=True)):
+        arr = np.array(vals, dtype=object if isinstance(vals[0], str) else None)
+        out[name] = arr[idx[k]]
+    return out
+
+
+class Sample(Sequence):
+    """Some combinations of a grid (``--sample N``): row i is combination ``index[i]`` of the whole grid."""
+
+    def __init__(self, combos: Combos, index: np.ndarray):
+        self.combos = combos
+        self.grid = combos.grid
+        self.base = combos.base
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.combos[int(j)] for j in self.index[i]]
+        return self.combos[int(self.index[i])]
+
+    def __iter__(self):
+        for j in self.index:
+            yield self.combos[int(j)]
+
+    def number(self, i: int) -> int:
+        return int(self.index[i])
+
+    def columns(self) -> dict[str, np.ndarray]:
+        sizes = [len(v) for v in self.grid.values]
+        return _columns(self.grid, np.array(np.unravel_index(self.index, sizes)))

@@ -45,12 +45,14 @@ class Inputs:
     factors: Factors | None  # all combinations at once, columns = assets (None: computed per chunk)
     strategy: object = None
     signals: pd.DataFrame | None = None  # signal frame on `dates` (for the generic per-chunk path)
+    history: pd.DataFrame | None = None  # every signal row up to the last date (run.with_history)
     spec: object = None  # the RunSpec (params = the fixed ones)
     grid: Grid | None = None
     base_params: dict = field(default_factory=dict)
     benchmark: Factors | None = None  # one combination: the benchmark's weights
     benchmark_label: str | None = None
     notes: list[str] = field(default_factory=list)
+    sample_seed: int | None = None  # --sample: the seed of the subset (combos is then a grid.Sample)
     gold: str = "GLD"
     resolved: object = None  # the backtester.run.ResolvedRun behind these inputs (None from from_prices)
 
@@ -77,7 +79,11 @@ class Inputs:
     def chunk_factors(self, lo: int, hi: int) -> Factors:
         if self.factors is not None:
             return self.factors.take(lo, hi)
-        f = per_combination(self.strategy, self.signals, self.combos[lo:hi])
+        if self.history is not None:
+            f = per_combination(self.strategy, self.history, self.combos[lo:hi])
+            f = f.rows(self.history.index.get_indexer(self.dates))
+        else:
+            f = per_combination(self.strategy, self.signals, self.combos[lo:hi])
         return _align(f, self.assets, self.gold)
 
     def index_of(self, when, side: str = "left") -> int:
@@ -144,10 +150,13 @@ def _universe(strat, combos: Combos, gold: str) -> list[str]:
     return list(seen)
 
 
-def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None) -> Inputs:
+def prepare(
+    store, spec, grid: Grid, signals: pd.DataFrame | None = None, strategy=None, sample: int | None = None, seed=0
+) -> Inputs:
     """Resolve ``spec`` (a RunSpec: fixed params, costs, window, lag, schedule, gold, benchmark) and ``grid``
     with :func:`backtester.run.resolve` (holding the union of the grid's assets), load prices and signals
-    once, and build the factor-form weights."""
+    once, and build the factor-form weights (of a seeded random ``sample`` of the combinations when given:
+    ``inp.combos.number(i)`` is row i's grid number)."""
     from ... import run as runmod
     from ... import strategy as st
 
@@ -155,13 +164,15 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     strat = strategy or st.get(spec.strategy, spec.strategies_dir)
     base = strat.resolve(spec.params)
     combos = Combos(grid, base)
+    if sample is not None:
+        combos = combos.sample(sample, seed)
     rr = runmod.resolve(store, spec, strategy=strat, signals=signals, assets=_universe(strat, combos, spec.gold))
-    prices, s = rr.prices, rr.signals
+    prices, s, hist = rr.prices, rr.signals, rr.history  # hist: windowed features see rows before the start
     factors = None
     if strat.sweep_fn is not None:
-        bare = s.copy(deep=False)
+        bare = hist.copy(deep=False)
         bare.attrs = {}  # pandas deep-copies attrs on every operation: ~0.3 ms per call, 1e5 calls
-        factors = for_strategy(strat, bare, combos)
+        factors = for_strategy(strat, bare, combos).rows(hist.index.get_indexer(prices.index))
         factors = _align(factors, [c for c in prices.columns if c != CASH], spec.gold)
     bf = for_strategy(rr.benchmark, s, [rr.benchmark_params])
     inp = from_prices(prices, bf if factors is None else factors, combos, rr.options, fallback=strat.fallback)
@@ -169,6 +180,7 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
         inp.factors = None
     inp.strategy = strat
     inp.signals = s
+    inp.history = hist
     inp.spec = spec
     inp.grid = grid
     inp.base_params = base
@@ -176,6 +188,7 @@ def prepare(store, spec, grid: Grid, signals: pd.DataFrame | None = None, strate
     inp.benchmark_label = rr.benchmark_label
     inp.notes = list(rr.notes)
     inp.gold = spec.gold
+    inp.sample_seed = None if sample is None else seed
     inp.resolved = rr
     return inp
 
@@ -209,12 +222,13 @@ def block_edges(T: int, blocks: int) -> np.ndarray:
 
 
 def schedule_keys(dates: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
-    """(T,) int64: year * 12 + month (monthly), ISO year * 100 + ISO week (weekly), zeros otherwise; in numpy
-    (the pandas date fields cost ~0.1-1 ms a call)."""
+    """(T,) int64: ISO year * 100 + ISO week (weekly), year * 12 + month otherwise (monthly, change+monthly,
+    and change and band, whose fixed-mix benchmark is rebalanced monthly: ``engine.mix_rebalance``); in
+    numpy (the pandas date fields cost ~0.1-1 ms a call)."""
     if dates.tz is not None:  # local calendar dates
         dates = dates.tz_localize(None)
     day = dates.to_numpy().astype("datetime64[D]")
-    if rebalance == "monthly":
+    if rebalance != "weekly":
         month = day.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
         return month + 1970 * 12 + 1
     if rebalance == "weekly":
@@ -275,11 +289,9 @@ def window_arrays(inp: Inputs, a: int = 0, b: int | None = None, blocks: int = 1
     n = len(inp.assets)
     cov = np.zeros((Tw if inp.vol_target is not None else 1, n, n))
     if inp.vol_target is not None and Tw > VOL_WINDOW:
-        cff = ff
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rets = np.zeros_like(cff)
-            rets[1:] = cff[1:] / cff[:-1] - 1.0
-        rets = np.nan_to_num(rets, nan=0.0, posinf=0.0, neginf=0.0)
+        from ...engine import known_returns
+
+        rets = known_returns(ff, inp.assets)  # a late close (bitcoin) enters one session later
         win = np.lib.stride_tricks.sliding_window_view(rets[1:], VOL_WINDOW, axis=0)  # (Tw-60, n, 60)
         xc = win - win.mean(axis=2, keepdims=True)
         cov[VOL_WINDOW:] = np.einsum("tiw,tjw->tij", xc, xc) / (VOL_WINDOW - 1)

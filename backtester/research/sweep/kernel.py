@@ -17,7 +17,8 @@ which lets its loops be vectorized. The code follows ``engine.py`` step by step:
   1 + 1e-9 makes the combination *invalid*: ``engine.plan`` would raise), clipping and the division of
   sums in (1, 1 + 1e-9], the volatility scale (the 60-return sample std of the target mix, here as
   ``w' Cov w`` with the window's covariance of asset returns), the lag, the fallback of unlisted assets,
-  the schedule (change / monthly / weekly / band, pending until every asset to trade has a fresh close);
+  the schedule (change+monthly / change / monthly / weekly / band, pending until every asset to trade has a
+  fresh close);
 * step 6 as vectorbt's ``from_orders`` (``simulate_from_orders_nb`` -> ``execute_order_nb`` ->
   ``buy_nb`` / ``sell_nb``, long-only, cash sharing, auto call sequence, ``update_value=False``) in CASH
   units on an initial capital of 1e6, with vectorbt's closeness rules (``is_close_nb`` and ``add_nb``
@@ -49,7 +50,7 @@ STRIDE = BLOCK + 8  # lane-array row length: rows 4 KiB apart would alias in the
 DAYS = 8  # days valued per pass over the lanes (the metric sums stay in registers meanwhile)
 
 # rebalance modes
-CHANGE, MONTHLY, WEEKLY, BAND = 0, 1, 2, 3
+CHANGE, MONTHLY, WEEKLY, BAND, CHANGE_MONTHLY = 0, 1, 2, 3, 4
 # metric columns of the output
 (
     M_TOTAL, M_CAGR, M_VOL, M_SHARPE, M_SORTINO, M_MDD, M_CALMAR, M_TURN_TOTAL, M_TURN, M_COSTS, M_COSTS_ANNUAL,
@@ -207,6 +208,8 @@ def _trades(
                 for i in range(n):
                     mx = max(mx, abs(R[i] - Rprev[i]))
             trig = mx > CHANGE_TOL
+            if not trig and mode == CHANGE_MONTHLY:  # also the first session of each month
+                trig = key[t] != key[t - 1]
             if not trig and mode == BAND:  # the drifted portfolio vs W_t
                 hs = 0.0
                 for i in range(n + 1):
@@ -328,7 +331,8 @@ def _trades(
                     value += pos[i] * close_num[t, i]
             pre = value + cost_day
             costs += cost_day / pre
-            turnover += bought / pre
+            if ntr > 0:  # the opening trade is not turnover (metrics.compute)
+                turnover += bought / pre
             if ntr == tr_cash.shape[1]:  # more rebalances than the buffers hold: the caller retries
                 return OVERFLOW, 0, 0.0, 0.0
             tr_t[b, ntr] = t

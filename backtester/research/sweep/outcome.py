@@ -17,7 +17,7 @@ ROW_KEYS = [
 ]  # fmt: skip
 
 
-def check_args(strategy, grid, params, metric: str, max_combinations: int, strategies_dir=None):
+def check_args(strategy, grid, params, metric: str, max_combinations: int, strategies_dir=None, sample=None):
     """The checks on the strategy (a name or a Strategy), the fixed ``params`` (a dict or ``["k=v", ...]``),
     the ``grid`` (``["name=v1,v2", "name=a:b:s"]``), its size and the ``metric`` (UsageError naming the
     parameter); returns (the Strategy, the fixed params as a dict, the Grid)."""
@@ -29,19 +29,21 @@ def check_args(strategy, grid, params, metric: str, max_combinations: int, strat
     fixed = dict(params) if isinstance(params, dict) else st.parse_params(params)
     strat.resolve(fixed)
     g = parse_grid(grid, strat, fixed)
-    check_size(g, max_combinations)
+    check_size(g, max_combinations, sample)
     if metric not in METRICS:
         raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
     return strat, fixed, g
 
 
-def run_sweep(store, spec, grid, *, strategy=None, metric="sharpe", blocks=16, progress=None, executor=None):
-    """Prepare ``spec`` x ``grid`` once and evaluate every combination: (inputs, result). UsageError when every
-    combination is invalid."""
+def run_sweep(
+    store, spec, grid, *, strategy=None, metric="sharpe", blocks=16, progress=None, executor=None, sample=None, seed=0
+):
+    """Prepare ``spec`` x ``grid`` once and evaluate every combination (or a seeded random ``sample`` of them):
+    (inputs, result). UsageError when every combination is invalid."""
     from .evaluation import evaluate
     from .inputs import prepare
 
-    inp = prepare(store, spec, grid, strategy=strategy)
+    inp = prepare(store, spec, grid, strategy=strategy, sample=sample, seed=seed)
     res = evaluate(inp, metric=metric, blocks=blocks, progress=progress, executor=executor)
     if res.n_valid == 0:
         reasons = res.frame["invalid_reason"].value_counts().to_dict()
@@ -54,10 +56,10 @@ def run_sweep(store, spec, grid, *, strategy=None, metric="sharpe", blocks=16, p
     return inp, res
 
 
-def row(frame, i, names, assets) -> dict:
-    """One combination's json row: its grid values, metrics and time in market per asset."""
+def row(frame, i, names, assets, combos=None) -> dict:
+    """One combination's json row: its grid number, grid values, metrics and time in market per asset."""
     r = frame.loc[i]
-    out = {"combination": int(i), "params": {k: plain(r[k]) for k in names}}
+    out = {"combination": int(i) if combos is None else combos.number(i), "params": {k: plain(r[k]) for k in names}}
     out.update({k: plain(r[k]) for k in ROW_KEYS})
     out["time_in_market"] = {a: plain(r[f"time_in_{a}"]) for a in assets}
     return out
@@ -80,9 +82,11 @@ def summary(inp, res, top: int = 10) -> dict:
             "valid": res.n_valid,
             "invalid": res.n_invalid,
             "invalid_reasons": {str(k): int(v) for k, v in frame["invalid_reason"].value_counts().items()},
+            "grid": inp.grid.size,
+            "sample": {"size": res.n_total, "seed": inp.sample_seed} if inp.sample_seed is not None else None,
         },
-        "top": [row(frame, i, names, inp.assets) for i in res.top(top).index],
-        "best": row(frame, res.best_index, names, inp.assets),
+        "top": [row(frame, i, names, inp.assets, inp.combos) for i in res.top(top).index],
+        "best": row(frame, res.best_index, names, inp.assets, inp.combos),
         "deflated_sharpe": (res.deflated_sharpe or {}).get("deflated_sharpe"),
         "deflated_sharpe_detail": res.deflated_sharpe,
         "pbo": (res.pbo or {}).get("pbo"),

@@ -155,7 +155,9 @@ class _Excess:
             self.label = "CASH"
         else:
             if inp.benchmark is None:
-                raise UsageError("--spa-against benchmark needs a benchmark", "give --benchmark or --spa-against cash")
+                raise UsageError(
+                    "against benchmark needs a benchmark", "give a benchmark or test against cash", param="against"
+                )
             ld, st = self.run(inp.benchmark, np.zeros(self.T), cache=None)
             if st[0] != 0:
                 raise UsageError("the benchmark's weights are invalid on the sweep's window", "use --spa-against cash")
@@ -203,9 +205,9 @@ def best_of_sweep(
     from .evaluation import _window
 
     if reps < 1:
-        raise UsageError(f"--spa-reps {reps} is below 1", "e.g. 1000")
+        raise UsageError(f"reps {reps} is below 1", "e.g. 1000", param="reps")
     if against not in AGAINST:
-        raise UsageError(f"--spa-against {against!r} is unknown", "use benchmark or cash")
+        raise UsageError(f"against {against!r} is unknown", "use benchmark or cash", param="against")
     if not 0.0 < size < 1.0:
         raise UsageError(f"size {size} is not in (0, 1)", "e.g. 0.05")
     pr = ensure(progress)
@@ -256,9 +258,9 @@ def best_of_sweep(
         maxima, store, rest = _pass2(ex, k, counts, use, mean, var, qpow, centre, rank, keep, chunk, pr)
         pv = (maxima > stat).mean(axis=0)
         superior = _stepdown(mean[order], store, rest, size)
-        if superior is not None:
+        if superior >= 0:
             break
-        keep = min(n, keep * 4)
+        keep = min(n, max(keep * 2, -superior * 2))  # rejected beyond the kept columns: keep twice as many
     pr.done()
     stepm = np.sort(order[:superior])
     return {
@@ -320,15 +322,16 @@ def _pass2(ex: _Excess, k, counts, use, mean, var, qpow, centre, rank, keep, chu
     return maxima, store, rest
 
 
-def _stepdown(sorted_means: np.ndarray, store: np.ndarray, rest: np.ndarray, size: float) -> int | None:
+def _stepdown(sorted_means: np.ndarray, store: np.ndarray, rest: np.ndarray, size: float) -> int:
     """arch's StepM on models ranked by mean (highest first): the number rejected (they are always the
-    highest-mean ones), or None when more than the stored ``keep`` would be needed."""
+    highest-mean ones), or minus the number rejected so far when a next step needs more than the ``keep``
+    stored columns."""
     n = len(sorted_means)
     keep = store.shape[0]
     rejected = 0
     while True:
         if rejected > keep:
-            return None
+            return -rejected
         mx = np.maximum(store[rejected:].max(axis=0), rest) if rejected < keep else rest
         crit = np.percentile(mx, 100.0 * (1 - size))
         better = int(np.count_nonzero(sorted_means[rejected:] > crit))

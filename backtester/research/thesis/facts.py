@@ -262,5 +262,33 @@ def out_of_sample(store, session: pd.Timestamp, signal_frame: pd.DataFrame, n_bo
         "benchmark": run.bench_metrics,
         "significance": sig,
         "notes": run.notes,
+        "definition": f"fresh start: the portfolio is bought at the first close after {session.date()}",
+        "continuing": continuing(store, session, signal_frame),
     }
     return report, run
+
+
+def continuing(store, session: pd.Timestamp, signal_frame: pd.DataFrame) -> dict:
+    """The other out-of-sample number: the default whole run's positions carried through the essay, its
+    returns from ``session`` on -- what the tearsheet of ``hedge backtest seed-thesis`` shows after the
+    essay. It differs from the fresh start by the positions held (and drifted) when the essay came out."""
+    from ... import metrics
+    from ...run import RunSpec, run_backtest
+
+    run = run_backtest(store, RunSpec(OOS_STRATEGY), signals=signal_frame)
+    r = run.result.returns
+    keep = r.index >= session
+    if not keep.any():
+        return {}
+    c = run.result.cash_returns[keep].to_numpy()
+    m = metrics.from_arrays(r[keep].to_numpy(), c)
+    bm = metrics.from_arrays(run.bench.returns.reindex(r.index)[keep].fillna(0.0).to_numpy(), c)
+    keys = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown", "days")
+    return {
+        "definition": f"continuing: the whole run's positions (from {run.metrics['start']}) carried through the "
+        "essay, as on the tearsheet",
+        "run_id": run.run_id,
+        "period": {"start": str(r.index[keep][0].date()), "end": str(r.index[-1].date())},
+        "strategy": {k: m[k] for k in keys},
+        "benchmark": {k: bm[k] for k in keys},
+    }

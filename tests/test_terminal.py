@@ -1,0 +1,117 @@
+"""Every command's table output at 100 columns (the width of a piped terminal unless $COLUMNS says otherwise):
+no line wider than 100, nothing cut off with an ellipsis, no progress output when not on a terminal, dates
+without a midnight time, and in the tables meant to be scanned line by line (walkforward, sweep, events,
+now, data status, strategies) every row on one line and every header on one line."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import run_cli
+
+WIDTH = 100
+ONE_LINE = {"walkforward", "sweep", "events", "now", "data status", "strategies"}
+
+
+@pytest.fixture(scope="module")
+def saved(snapshot_store, tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    ids = []
+    for strat in ("seed-thesis", "qt-pivot"):
+        c, o, e = run_cli(
+            "backtest", strat, "--start", "2019-01-02", "--data-dir", str(snapshot_store.root),
+            "--reports-dir", str(reports), "--format", "json",
+        )  # fmt: skip
+        assert c == 0, e
+        ids.append(json.loads(o)["run_id"])
+    return reports, ids
+
+
+def commands(store: str, reports: str, ids: list[str]) -> dict[str, list[str]]:
+    d, r = ["--data-dir", store], ["--reports-dir", reports]
+    return {
+        "data status": ["data", "status", *d],
+        "data show": ["data", "show", "WALCL", *d],
+        "signals": ["signals", *d],
+        "strategies": ["strategies"],
+        "backtest": ["backtest", "spread-stress", "--start", "2019-01-02", *d, *r],
+        "now": ["now", "seed-thesis", *d],
+        "now --value": ["now", "seed-thesis", "--value", "100000", *d],
+        "events": ["events", "--type", "qt-end,spread-spike", *d],
+        "thesis": ["thesis", *d],
+        "significance": ["significance", ids[0], *r],
+        "compare": ["compare", *ids, *r],
+        "sweep": [  # four swept parameters: the least important metric columns make room
+            "sweep", "seed-thesis", "--grid", "floor=0.09,0.1", "--grid", "spread_bp=0,5", "--grid", "gold=0.4,0.5",
+            "--grid", "btc=0.2,0.3", *d, *r,
+        ],
+        "walkforward": [
+            "walkforward", "seed-thesis", "--grid", "floor=0.08,0.1", "--train", "2y", "--test", "1y",
+            "--start", "2018-01-02", "--no-report", *d, *r,
+        ],
+    }  # fmt: skip
+
+
+def _tables(text: str) -> list[tuple[list[str], list[str]]]:
+    """(header lines, body lines) of each rich table (a rule of ─ under the header, a blank line after)."""
+    lines = text.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.strip() and set(line.strip()) == {"─"}:
+            head = []
+            j = i - 1
+            while j >= 0 and lines[j].strip():
+                head.insert(0, lines[j])
+                j -= 1
+            body = []
+            k = i + 1
+            while k < len(lines) and lines[k].strip():
+                body.append(lines[k])
+                k += 1
+            out.append((head, body))
+    return out
+
+
+@pytest.mark.parametrize("name", list(commands("s", "r", ["a", "b"])))
+def test_every_command_fits_100_columns(snapshot_store, saved, monkeypatch, name):
+    reports, ids = saved
+    monkeypatch.setenv("COLUMNS", str(WIDTH))
+    args = commands(str(snapshot_store.root), str(reports), ids)[name]
+    c, out, err = run_cli(*args)
+    assert c == 0, err
+    assert err == "", f"{name}: nothing on stderr when it is not a terminal (no progress), got {err[:200]!r}"
+    assert out.strip()
+    wide = [line for line in out.splitlines() if len(line) > WIDTH]
+    assert not wide, f"{name}: {len(wide)} lines wider than {WIDTH}: {wide[0]!r}"
+    assert "…" not in out, f"{name}: a cell or header was cut off"
+    assert not re.search(r"\d{4}-\d\d-\d\d[ T]00:00:00", out), f"{name}: a date printed with a midnight time"
+    tables = _tables(out)
+    assert tables, f"{name}: no table found"
+    if name in ONE_LINE:
+        for head, body in tables:
+            assert len(head) == 1, f"{name}: the header takes {len(head)} lines: {head}"
+            wrapped = [b for b in body if len(b) - len(b.lstrip()) > 3]
+            assert not wrapped, f"{name}: a row wraps onto a continuation line: {wrapped[0]!r}"
+
+
+def test_data_status_never_negative_behind(snapshot_store):
+    c, out, err = run_cli("data", "status", "--data-dir", str(snapshot_store.root), "--format", "json")
+    assert c == 0, err
+    rows = json.loads(out)["series"]
+    assert all(r["days_behind"] >= 0 for r in rows)
+    # BTC-USD's last bar (2026-08-20) is after the store's as-of date (2026-08-19): not behind, not -1
+    assert {r["series"]: r["days_behind"] for r in rows}["BTC-USD"] == 0
+
+
+def test_strategies_give_units_and_meanings(monkeypatch):
+    monkeypatch.setenv("COLUMNS", str(WIDTH))
+    c, out, err = run_cli("strategies", "--format", "json")
+    params = json.loads(out)["strategies"]["seed-thesis"]["params"]
+    assert params["rrp_drained_bn"]["unit"] == "$bn" and "RRP" in params["rrp_drained_bn"]["help"]
+    assert params["spread_bp"]["unit"] == "bp" and params["floor"]["unit"] == "reserves/GDP"
+    c, out, err = run_cli("strategies")
+    line = next(x for x in out.splitlines() if "rrp_drained_bn" in x)
+    assert "$bn" in line and "RRP below this" in line
