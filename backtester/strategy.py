@@ -86,18 +86,29 @@ class Strategy:
     name: str
     description: str
     params: Mapping[str, Param]
-    fn: Callable[[pd.DataFrame, dict], pd.DataFrame]
+    fn: Callable[[pd.DataFrame, dict], pd.DataFrame] | None = None  # None: derived from ``sweep_fn``
     uses: tuple[str, ...] = ()
     fallback: str = CASH  # where the weight of an asset without a price goes
     # the holdable assets the weights may name (required for any non-CASH weight: an undeclared one is an error)
     assets: Callable[[dict], tuple[str, ...]] | None = None
     source: str = field(default="built-in", compare=False)
     # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.strategies.factors.Factors, the
-    # weights of many parameter sets at once; must agree with ``fn`` (without it the sweep calls ``fn``)
+    # weights of many parameter sets at once. Give it alone and ``fn`` is derived from it (the strategy is
+    # written once); give both and they must agree; without it the sweep calls ``fn`` per combination
     sweep_fn: Callable | None = field(default=None, compare=False, repr=False)
     # optional: (signals, params) -> bool Series, True on decision dates where "the hedge is on" (attribution
     # and the random-timing control); without it, where the weights hold any of HEDGE_ASSETS
     hedge_on: Callable | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.fn is None:
+            if self.sweep_fn is None:
+                raise UsageError(
+                    f"strategy {self.name} has no weight function", "give fn= or its factor form sweep_fn="
+                )
+            from .strategies.factors import weight_function
+
+            object.__setattr__(self, "fn", weight_function(self.sweep_fn))
 
     def resolve(self, given: Mapping[str, object] | None = None) -> dict:
         given = dict(given or {})
