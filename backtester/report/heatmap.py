@@ -78,7 +78,7 @@ def _html(m: pd.DataFrame, x, y, path: Path, title, sub, metric, center=None) ->
         template="plotly_white",
         plot_bgcolor="#dddddd",  # invalid cells show grey behind their label
     )
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True, config={"displaylogo": False})
 
 
 def _png(m: pd.DataFrame, x, y, path: Path, title, sub, center=None) -> None:
