@@ -36,6 +36,7 @@ from .errors import DataError, UsageError
 
 MIN_DAYS = 20
 _CELLS_PER_CHUNK = 2_000_000
+MAX_BOOT = 100_000  # draws: ~50x the default 2,000, still seconds; more only burns time
 
 
 def default_block(n: int) -> float:
@@ -134,8 +135,8 @@ def sharpe_difference_test(
     n = len(s)
     if n < MIN_DAYS:
         raise UsageError(f"{n} common days of returns is too few for a bootstrap", f"need at least {MIN_DAYS}")
-    if n_boot < 1:
-        raise UsageError(f"n_boot={n_boot} must be at least 1", "use e.g. 2000")
+    if not 1 <= n_boot <= MAX_BOOT:
+        raise UsageError(f"n_boot {n_boot} is outside 1..{MAX_BOOT:,}", "use e.g. 2000 (the default)", param="n_boot")
     blk = default_block(n) if block is None else float(block)
     if not (math.isfinite(blk) and blk >= 1.0):
         raise UsageError(f"mean block length {block} must be at least 1", "use e.g. n ** (1/3)")

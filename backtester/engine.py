@@ -71,8 +71,10 @@ in units of the initial capital), ``costs``, ``cash_returns`` (CASH index return
 ``notes``, ``unavailable_days`` and ``unavailable_share`` (share of run sessions on which some target
 weight went to the fallback).
 
-Cost defaults (bp, per side, of the traded value): ETFs GLD/SPY/QQQ/TLT/IEF fees 1 + slippage 2;
-BTC-USD 10 + 10; LBMA_GOLD 5 + 5 (a fixing: the proxy's "spread"); CASH 0 + 0. A single number for
+Cost defaults by asset class (``COST_CLASSES``, bp per side of the traded value): ETF/equity (GLD, SPY,
+QQQ, TLT, IEF, SLV, UUP, BIL, SGOV, the user's NYSE prices) fees 1 + slippage 2; crypto (BTC-USD,
+ETH-USD, the user's crypto prices) 10 + 10; other (LBMA_GOLD, a fixing: the proxy's "spread"; an id
+the engine cannot classify) 5 + 5; CASH 0 + 0. A single number for
 ``fees_bp`` / ``slippage_bp`` replaces the default of every non-CASH asset; a dict overrides the
 assets it names.
 """
@@ -87,17 +89,21 @@ import numpy as np
 import pandas as pd
 
 from .constants import CASH, DEFAULT_REBALANCE, PERIODS, REBALANCE, VOL_WINDOW
+from .data import catalog
 from .data.market import LATE_CLOSE, check_holdable
 from .errors import DataError, UsageError
 
+# (fee, slippage) bp per side by asset class; a built-in's class is in the catalog, a user price's follows
+# its calendar (nyse: equity, crypto: crypto; see backtester.costs); an id the engine cannot classify: other
+COST_CLASSES: dict[str, tuple[float, float]] = {"equity": (1.0, 2.0), "crypto": (10.0, 10.0), "other": (5.0, 5.0)}
 FEES_BP: dict[str, float] = {
-    "GLD": 1.0, "SPY": 1.0, "QQQ": 1.0, "TLT": 1.0, "IEF": 1.0,
-    "BTC-USD": 10.0, "LBMA_GOLD": 5.0, CASH: 0.0,
-}  # fmt: skip
+    **{a: COST_CLASSES[s.asset_class][0] for a, s in catalog.CATALOG.items() if s.holdable},
+    CASH: 0.0,
+}
 SLIPPAGE_BP: dict[str, float] = {
-    "GLD": 2.0, "SPY": 2.0, "QQQ": 2.0, "TLT": 2.0, "IEF": 2.0,
-    "BTC-USD": 10.0, "LBMA_GOLD": 5.0, CASH: 0.0,
-}  # fmt: skip
+    **{a: COST_CLASSES[s.asset_class][1] for a, s in catalog.CATALOG.items() if s.holdable},
+    CASH: 0.0,
+}
 __all__ = ["ExecOptions", "BacktestResult", "Plan", "backtest", "plan", "costs_bp", "resolve_costs",
            "FEES_BP", "SLIPPAGE_BP", "REBALANCE", "PERIODS", "VOL_WINDOW", "CASH"]  # fmt: skip
 SUM_TOL = 1e-9
@@ -166,7 +172,7 @@ def costs_bp(value, defaults: dict[str, float], assets: list[str], what: str) ->
         pass
     elif isinstance(value, dict):
         for k, v in value.items():
-            check_holdable([k])
+            check_holdable([k], user_ok=True)
             chosen[str(k)] = v
     else:
         for k in chosen:
@@ -177,7 +183,7 @@ def costs_bp(value, defaults: dict[str, float], assets: list[str], what: str) ->
     out = []
     for a in assets:
         try:
-            v = float(chosen.get(a, 0.0))
+            v = float(chosen.get(a, COST_CLASSES["other"][0 if what.startswith("fees") else 1]))
         except (TypeError, ValueError):
             raise UsageError(
                 f"{what} for {a} must be a number of basis points, got {chosen.get(a)!r}", param=what
@@ -269,12 +275,21 @@ class ExecOptions:
         return dataclasses.replace(self, rebalance=mix_rebalance(self.rebalance))
 
     def costs(self, assets) -> tuple[np.ndarray, np.ndarray]:
-        """(fees, slippage) per asset of ``assets``, in basis points."""
+        """(fees, slippage) per asset of ``assets``, in basis points. Together below 10000 bp: a cost that
+        takes a whole trade (or more) is a usage error, not NaN returns later."""
         assets = list(assets)
-        return (
-            costs_bp(self.fees_bp, FEES_BP, assets, "fees_bp"),
-            costs_bp(self.slippage_bp, SLIPPAGE_BP, assets, "slippage_bp"),
-        )
+        fees = costs_bp(self.fees_bp, FEES_BP, assets, "fees_bp")
+        slip = costs_bp(self.slippage_bp, SLIPPAGE_BP, assets, "slippage_bp")
+        whole = fees + slip >= 10_000
+        if whole.any():
+            i = int(np.argmax(whole))
+            raise UsageError(
+                f"fees_bp + slippage_bp for {assets[i]} are {fees[i] + slip[i]:g} bp: "
+                "a trade would cost all of its value",
+                "keep fees_bp + slippage_bp below 10000 (100%); 1 bp = 0.01%",
+                param=("fees_bp", "slippage_bp"),
+            )
+        return fees, slip
 
     @property
     def band_used(self) -> float | None:
@@ -311,7 +326,7 @@ def check_prices(prices) -> pd.DataFrame:
             "prices must be indexed by consecutive NYSE sessions (decision dates)",
             "reindex onto calendar.nyse_sessions(start, end)",
         )
-    check_holdable([c for c in px.columns if c != CASH])
+    check_holdable([c for c in px.columns if c != CASH], user_ok=True)
     px = px.apply(pd.to_numeric, errors="coerce").astype(float)
     vals = px.to_numpy()
     bad = ~np.isnan(vals) & ~(np.isfinite(vals) & (vals > 0))
@@ -334,7 +349,7 @@ def _check_weights(weights, assets: list[str], dates: pd.DatetimeIndex) -> tuple
     w = weights.copy()
     w.columns = [str(c) for c in w.columns]
     w = w.drop(columns=[CASH], errors="ignore")
-    check_holdable(w.columns)
+    check_holdable(w.columns, user_ok=True)
     missing = [c for c in w.columns if c not in assets]
     if missing:
         raise UsageError(f"weights for {', '.join(missing)} but prices have no such column", "load their prices")
@@ -646,6 +661,12 @@ def _result(p: Plan, sim: dict) -> BacktestResult:
     dates = p.dates
     growth = p.cash / p.cash[0]
     value = sim["value"]
+    if not (np.isfinite(value).all() and (value > 0).all()):
+        gone = int(np.argmax(~(np.isfinite(value) & (value > 0))))
+        raise UsageError(
+            f"the costs consumed the whole equity by {dates[gone].date()} (fees + slippage leave nothing to hold)",
+            "lower --fees-bp / --slippage-bp, or trade less often (--rebalance monthly or band)",
+        )
     rec = sim["orders"]
     idx = rec["idx"].astype(int)
     col = rec["col"].astype(int)

@@ -23,9 +23,11 @@ class HedgeError(Exception):
         self.param = param
 
     def line(self) -> str:
-        what = " ".join(str(self.what).split())
+        from .inert import bidi_escape
+
+        what = bidi_escape(" ".join(str(self.what).split()))
         if self.fix:
-            return f"error: {what} ({' '.join(self.fix.split())})"
+            return f"error: {what} ({bidi_escape(' '.join(self.fix.split()))})"
         return f"error: {what}"
 
 

@@ -21,15 +21,27 @@ from .data.pit import as_known_on
 from .errors import UsageError
 
 
-def read_holdings(path: str | None) -> dict[str, float]:
+def read_holdings(path: str | None, store=None) -> dict[str, float]:
+    from .data.market import holdable_assets
+
     if not path:
         return {}
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"holdings file {p} does not exist", "give a CSV with a header asset,value (USD)")
     out: dict[str, float] = {}
-    with p.open(newline="") as fh:
-        rows = list(csv.reader(fh))
+    fix = "give a UTF-8 CSV with a header asset,value (USD)"
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError:
+        raise UsageError(f"holdings file {p} is not UTF-8 text (a binary file?)", fix) from None
+    except csv.Error as e:
+        raise UsageError(f"holdings file {p} is not a readable CSV ({e})", fix) from None
+    except OSError as e:
+        raise UsageError(f"holdings file {p} cannot be read ({e.strerror})", fix) from None
+    if any("\x00" in f for r in rows for f in r):
+        raise UsageError(f"holdings file {p} is not a text CSV (NUL bytes: a binary file?)", fix)
     if not rows or [h.strip().lower() for h in rows[0]] != ["asset", "value"]:
         raise UsageError(f"holdings file {p} must start with the header asset,value", "value in USD, one asset a row")
     for i, r in enumerate(rows[1:], start=2):
@@ -38,10 +50,9 @@ def read_holdings(path: str | None) -> dict[str, float]:
         if len(r) != 2:
             raise UsageError(f"holdings file {p} line {i} needs 2 fields", "write asset,value")
         a, v = r[0].strip(), r[1].strip()
-        if a not in catalog.HOLDABLE:
-            raise UsageError(
-                f"holdings file {p} line {i}: {a!r} is not holdable", f"use: {', '.join(catalog.HOLDABLE)}"
-            )
+        ok = catalog.HOLDABLE if store is None else (*holdable_assets(store), "CASH")
+        if a not in ok:
+            raise UsageError(f"holdings file {p} line {i}: {a!r} is not holdable", f"use: {', '.join(ok)}")
         try:
             x = float(v)
         except ValueError:
@@ -76,7 +87,7 @@ def target_now(
     fractions; a position whose target is 0 is sold in full), BTC-USD and LBMA_GOLD are fractional; what
     rounding leaves goes to CASH. ``fees_usd`` estimates fees + slippage at the engine's default per-asset
     rates, and ``warnings`` name prices older than the decision."""
-    from .engine import resolve_costs
+    from .costs import resolve as resolve_costs
     from .run import RunSpec, resolve
 
     strat = None if isinstance(strategy, str) else strategy
@@ -88,13 +99,14 @@ def target_now(
     w = rr.weights(signals=frame.loc[:asof]).iloc[-1]
     weights = {a: float(x) for a, x in w.items() if x > 1e-12}
     weights[CASH] = max(0.0, 1.0 - sum(weights.values()))
-    held = read_holdings(holdings)
+    held = read_holdings(holdings, store)
     sized = value is not None or bool(held)
     total = value if value is not None else sum(held.values())
     if sized and total <= 0:
         raise UsageError(f"value {total:g} is not positive", "give the portfolio value in USD", param="value")
     assets = sorted(set(weights) | set(held))
-    fees, slip = resolve_costs(assets)
+    fees, slip, _ = resolve_costs(store, assets)  # class defaults per asset (user prices by calendar)
+    fees["CASH"] = slip["CASH"] = 0.0
     prices, warnings = {}, []
     for a in assets:
         price, pdate = (1.0, asof) if a == "CASH" else _price(store, a, asof)
@@ -162,6 +174,6 @@ def target_now(
 
 
 def _price(store, asset: str, asof) -> tuple[float, pd.Timestamp]:
-    spec = catalog.get(asset)
+    spec = store.spec(asset)
     row = as_known_on(store.read(asset), [asof], spec.staleness_days, column="close").iloc[0]
     return float(row["value"]), row["observation_date"]

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +30,7 @@ import pandas as pd
 from . import __version__
 from .constants import DEFAULT_REBALANCE, GOLDS
 from .errors import DataError, UsageError
-from .strategy import Strategy, parse_params
+from .strategy import Strategy
 
 if TYPE_CHECKING:
     from .engine import ExecOptions
@@ -57,8 +56,9 @@ class RunSpec:
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
-    benchmark: str = "SPY"  # an asset, or weights "spy=0.6,tlt=0.4"
+    benchmark: str = "SPY"  # an asset, or weights of any assets "spy=0.6,gdx=0.4"
     strategies_dir: str | None = None
+    costs: dict = field(default_factory=dict)  # per-asset overrides: id -> [fee_bp, slippage_bp] (--cost)
 
     @property
     def options(self) -> ExecOptions:
@@ -94,8 +94,10 @@ _EXEC_FIELDS = ("fees_bp", "slippage_bp", "exec_lag", "rebalance", "band", "vol_
 
 
 def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, str]:
-    """``SPY`` -> buy-hold SPY; ``spy=0.6,tlt=0.4`` -> static-mix with those weights."""
+    """``SPY`` -> buy-hold SPY; ``spy=0.6,gdx=0.4`` -> static-mix of those weights (any holdable assets,
+    the user's own prices included; :func:`resolve` checks them against the store)."""
     from . import strategy as st
+    from .data.market import resolve_asset
 
     text = (text or "").strip()
     if not text:
@@ -103,12 +105,24 @@ def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, 
             "empty benchmark", "give an asset such as SPY, or weights such as spy=0.6,tlt=0.4", param="benchmark"
         )
     if "=" in text:
+        pairs = []
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            if part.count("=") != 1:
+                raise UsageError(
+                    f"benchmark part {part.strip()!r} is not asset=weight", "e.g. spy=0.6,gdx=0.4", param="benchmark"
+                )
+            a, w = (x.strip() for x in part.split("="))
+            pairs.append((a, w))
         s = st.get("static-mix")
-        params = s.resolve(parse_params([text]))
-        label = ",".join(f"{k}={v:g}" for k, v in params.items() if v > 0)
+        params = s.resolve({"mix": ",".join(f"{resolve_asset(a)}:{w}" for a, w in pairs)})
+        s.assets(params)  # the weights checked here: numbers in [0, 1] summing to at most 1
+        label = ",".join(f"{a.lower()}={float(w):g}" for a, w in pairs if float(w) > 0)
         return s, params, label
     s = st.get("buy-hold")
-    return s, s.resolve({"asset": text.upper() if text.upper() != "BTC" else "BTC-USD"}), text.upper()
+    asset = resolve_asset(text)
+    return s, s.resolve({"asset": asset}), asset
 
 
 def swap_gold(w: pd.DataFrame, gold: str) -> pd.DataFrame:
@@ -138,7 +152,9 @@ def run_id_for(spec: RunSpec, params: dict, data_hash: str, strategy: Strategy |
         name = fs.name
         key["strategy"] = {"file": fs.name, "sha256": fs.sha256}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{name}-{digest}"
+    from .paths import slug
+
+    return f"{slug(name)}-{digest}"
 
 
 def with_history(signals: pd.DataFrame, dates) -> pd.DataFrame:
@@ -309,10 +325,10 @@ def resolve(
     universe = list(dict.fromkeys(own + list(bstrat.assets(bparams))))
     for a in own:
         try:
-            market.check_holdable([a])
+            market.check_holdable([a], store)
         except UsageError as e:
             raise UsageError(f"strategy {strat.name}: {e.what}", e.fix) from None
-    market.check_holdable(universe)
+    market.check_holdable(universe, store)
     have = set(market.holdable_assets(store))
     for a in universe:
         if a not in have:
@@ -321,6 +337,16 @@ def resolve(
                 f"{who} holds {a}, which has no prices in the store {store.root}",
                 f"import its prices (`hedge data import` / `hedge data pull --series {a}`) or hold another asset",
             )
+    costs_note = None
+    if window:  # per-asset costs: class defaults, --fees-bp/--slippage-bp, --cost (backtester.costs)
+        from dataclasses import replace
+
+        from .costs import resolve as resolve_costs
+
+        fees, slips, costs_note = resolve_costs(
+            store, universe, options.fees_bp, options.slippage_bp, {a: tuple(v) for a, v in spec.costs.items()}
+        )
+        options = replace(options, fees_bp=fees, slippage_bp=slips)
     if signals is None:
         progress.stage("computing signals")
         signals = sig.compute(store)
@@ -332,14 +358,32 @@ def resolve(
         prices, pnotes = market.load_prices(store, universe, start, end)
         if not spec.end:  # the default end is the store's last common date, not something the user asked for
             pnotes = [n.replace(f" (end {end.date()} was asked)", "") for n in pnotes]
-        notes += pnotes
+        notes += pnotes + ([costs_note] if costs_note else [])
         history = with_history(signals, prices.index)
         signals = signals.reindex(prices.index)
+    check_core_inputs(store, strat, signals)
     return ResolvedRun(
         spec=spec, options=options, strategy=strat, params=params, assets=own, benchmark=bstrat,
         benchmark_params=bparams, benchmark_label=blabel, universe=universe, start=start, end=end, prices=prices,
         signals=signals, notes=notes, history=history,
     )  # fmt: skip
+
+
+def check_core_inputs(store, strat: Strategy, s: pd.DataFrame) -> None:
+    """A strategy whose signal inputs are wholly unknown because a core series is missing from the store
+    cannot give a meaningful run (it would silently hold its neutral mix): exit 1, as for any missing data."""
+    from .data import catalog
+
+    have = set(store.ids())
+    missing = [sid for sid, spec in catalog.CATALOG.items() if spec.core and sid not in have]
+    if not missing:
+        return
+    dead = [c for c in strat.uses if c not in s.columns or s[c].isna().all()]
+    if dead:
+        raise DataError(
+            f"series {', '.join(missing)} not in the store: strategy {strat.name} needs {', '.join(dead)}",
+            "run `hedge data import ../shared/data` or `hedge data pull --series " + " --series ".join(missing) + "`",
+        )
 
 
 def run_backtest(
@@ -409,7 +453,26 @@ def experiment_of(run: Run, title: str | None = None, report: bool = False) -> d
 STRATEGY_COPY = "strategy.toml"
 
 
-def save_run(
+def save_run(run: Run, reports_dir: Path, *args, **kwargs) -> Path:
+    """:func:`_save_run` under the reports lock (two saves of the same run id give one complete folder),
+    never outside ``reports_dir``: the run id is checked (``paths.check_run_id``), a run folder that is a
+    symlink (or a file) is refused, and a killed save's temp folder is removed first."""
+    from . import fsutil
+    from .paths import check_run_id, reports_lock
+
+    reports_dir = Path(reports_dir)
+    final = reports_dir / check_run_id(run.run_id)
+    with reports_lock(reports_dir):
+        fsutil.clean_stale(reports_dir)
+        if final.is_symlink() or (final.exists() and not final.is_dir()):
+            raise DataError(
+                f"{final} is a symbolic link or a file, not a run folder",
+                f"remove it (rm {final}) and run again; hedge never writes through links",
+            )
+        return _save_run(run, reports_dir, *args, **kwargs)
+
+
+def _save_run(
     run: Run, reports_dir: Path, command: str | None = None, extra: dict | None = None, progress=None,
     experiment: dict | None = None, force: bool = False,
 ) -> Path:  # fmt: skip
@@ -452,7 +515,9 @@ def save_run(
         return final
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.", dir=reports_dir))
+        from . import fsutil
+
+        tmp = fsutil.mkdtemp(reports_dir, run.run_id)
     except OSError as e:
         raise DataError(
             f"cannot write to the reports folder {reports_dir} ({e.strerror})",
@@ -486,9 +551,9 @@ def save_run(
         manifest = {**manifest, "significance": significance}
         (tmp / "run.json").write_text(json.dumps(_plain(manifest), indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a run folder is as readable as any report
-        if final.exists():  # a changed run: its old pages describe something else, they go with it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        old = fsutil.swap_in(tmp, final)  # a changed run: its old pages describe something else, they go
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(
@@ -538,6 +603,9 @@ def _same_run(saved: Path, manifest: dict) -> bool:
     for k in ("command", "significance"):
         old.pop(k, None)
         new.pop(k, None)
+    for m in (old, new):  # how it was shown (report, title) is not what was run, like the command line
+        if isinstance(m.get("experiment"), dict):
+            m["experiment"] = {k: v for k, v in m["experiment"].items() if k not in ("report", "title")}
     return old == new
 
 
@@ -548,7 +616,9 @@ def _plain(obj):
 
 
 def load_run(reports_dir: Path, run_id: str) -> dict:
-    p = Path(reports_dir) / run_id / "run.json"
+    from .paths import check_run_id
+
+    p = Path(reports_dir) / check_run_id(run_id) / "run.json"
     if not p.is_file():
         raise UsageError(f"no saved run {run_id!r} in {reports_dir}", "run `hedge backtest ...` first or check the id")
     try:

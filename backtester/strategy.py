@@ -86,18 +86,29 @@ class Strategy:
     name: str
     description: str
     params: Mapping[str, Param]
-    fn: Callable[[pd.DataFrame, dict], pd.DataFrame]
+    fn: Callable[[pd.DataFrame, dict], pd.DataFrame] | None = None  # None: derived from ``sweep_fn``
     uses: tuple[str, ...] = ()
     fallback: str = CASH  # where the weight of an asset without a price goes
     # the holdable assets the weights may name (required for any non-CASH weight: an undeclared one is an error)
     assets: Callable[[dict], tuple[str, ...]] | None = None
     source: str = field(default="built-in", compare=False)
     # optional, for ``hedge sweep``: (signals, [params, ...]) -> backtester.strategies.factors.Factors, the
-    # weights of many parameter sets at once; must agree with ``fn`` (without it the sweep calls ``fn``)
+    # weights of many parameter sets at once. Give it alone and ``fn`` is derived from it (the strategy is
+    # written once); give both and they must agree; without it the sweep calls ``fn`` per combination
     sweep_fn: Callable | None = field(default=None, compare=False, repr=False)
     # optional: (signals, params) -> bool Series, True on decision dates where "the hedge is on" (attribution
     # and the random-timing control); without it, where the weights hold any of HEDGE_ASSETS
     hedge_on: Callable | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.fn is None:
+            if self.sweep_fn is None:
+                raise UsageError(
+                    f"strategy {self.name} has no weight function", "give fn= or its factor form sweep_fn="
+                )
+            from .strategies.factors import weight_function
+
+            object.__setattr__(self, "fn", weight_function(self.sweep_fn))
 
     def resolve(self, given: Mapping[str, object] | None = None) -> dict:
         given = dict(given or {})
@@ -132,7 +143,7 @@ class Strategy:
         declared = set(self.declared(params)) | {CASH}
         for col in raw.columns:
             a = str(col)
-            if a not in HOLDABLE:
+            if a not in HOLDABLE and a not in declared:  # a declared non-catalog id: a user price (resolve checks)
                 raise UsageError(
                     f"strategy {self.name} names unknown asset {a!r} in its weights",
                     f"hold one of: {', '.join(HOLDABLE)}",
@@ -167,16 +178,24 @@ class Strategy:
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
-    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError."""
+    """``["k=v", ...]`` (also comma-separated ``k=v,k2=v2``) -> dict; malformed -> UsageError.
+
+    A weights value keeps its commas: ``hedge=IBIT:0.3,GLD:0.5`` is one parameter (a part without '='
+    but with ':' continues the previous value)."""
     out: dict[str, str] = {}
     for item in items or []:
+        last = None
         for part in item.split(","):
             if not part.strip():
+                continue
+            if "=" not in part and ":" in part and last is not None:
+                out[last] += "," + part.strip()
                 continue
             if "=" not in part:
                 raise UsageError(f"parameter {part!r} is not name=value", "write params name=value", param="params")
             k, v = part.split("=", 1)
-            out[k.strip().lower()] = v.strip()
+            last = k.strip().lower()
+            out[last] = v.strip()
     return out
 
 

@@ -20,13 +20,19 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("data", ("backtester.data",)),
     ("signals", ("backtester.signals",)),
     ("strategies", ("backtester.strategy", "backtester.strategies")),
-    ("engine/run", ("backtester.engine", "backtester.run", "backtester.now", "backtester.experiment")),
+    (
+        "engine/run",
+        ("backtester.engine", "backtester.costs", "backtester.run", "backtester.now", "backtester.experiment"),
+    ),
     ("research", ("backtester.research",)),
     ("report", ("backtester.report",)),
     ("api", ("backtester.api",)),
     ("cli", ("backtester.cli",)),
 ]
-LEAVES = ("errors", "paths", "jsonplain", "progress", "metrics", "bootstrap", "_numba", "constants", "_callable")
+LEAVES = (
+    "errors", "paths", "jsonplain", "progress", "metrics", "bootstrap", "_numba", "constants", "_callable", "fsutil",
+    "inert",
+)  # fmt: skip
 CORE = {"backtester", *(f"backtester.{m}" for m in LEAVES)}
 
 

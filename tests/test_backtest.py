@@ -188,7 +188,7 @@ def test_gold_proxy_and_benchmark_mix(snapshot_store, tmp_path):
         (["backtest", "seed-thesis", "--fees-bp", "-1"], "--fees-bp -1 is out of range"),
         (["backtest", "seed-thesis", "--exec-lag", "0"], "--exec-lag 0"),
         (["backtest", "seed-thesis", "--gold", "GC_F"], "--gold 'GC_F'"),
-        (["backtest", "buy-hold", "--param", "asset=GC_F"], "is not one of"),
+        (["backtest", "buy-hold", "--param", "asset=GC_F"], "GC_F is not holdable"),
         (["backtest", "seed-thesis", "--rebalance", "daily"], "--rebalance 'daily'"),
         (["backtest", "static-mix", "--param", "spy=0.7", "--param", "tlt=0.7"], "sum to 1.4"),
         (["now", "seed-thesis", "--holdings", "/nonexistent.csv"], "holdings file"),

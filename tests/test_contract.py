@@ -73,3 +73,18 @@ def test_registry_is_built_once_per_process(tmp_path):
     assert registry(d)["cached"] is first  # the folder's modules are not executed again
     (d / "other.py").write_text(MODULE.format(name="added", weights="{'GLD': 0.1}", assets=""))
     assert "added" in registry(d)  # a new file is picked up
+
+
+def test_strategy_written_in_factor_form_only():
+    """A strategy given only its factor form (sweep_fn) gets the weight function derived from it."""
+    from backtester.strategy import get
+
+    sm = get("static-mix")
+    once = Strategy("factor-only", "static-mix in factor form only", sm.params, sweep_fn=sm.sweep_fn, assets=sm.assets)
+    idx = pd.date_range("2024-01-01", periods=4)
+    p = once.resolve({"gld": "0.3", "spy": "0.5"})
+    got = once.weights(pd.DataFrame(index=idx), p)
+    want = sm.weights(pd.DataFrame(index=idx), p)
+    pd.testing.assert_frame_equal(got[sorted(got.columns)], want[sorted(want.columns)])
+    with pytest.raises(UsageError, match="no weight function"):
+        Strategy("none", "neither fn nor sweep_fn", {})

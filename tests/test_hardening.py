@@ -325,12 +325,17 @@ def _check_store(root: Path, old: dict, old_bytes: dict, new: dict) -> dict[str,
     return state
 
 
-def _wait_for_tmp(series_dir: Path, proc: subprocess.Popen, limit: float = 60.0) -> float | None:
-    """Poll until the writer's first temp file appears; return that moment (None if it exited first)."""
+def _staging(root: Path) -> list[str]:
+    """The import's staging folders (``.series.p<pid>.*.tmp`` beside ``series/``)."""
+    return [p.name for p in Path(root).glob(".series.*.tmp")]
+
+
+def _wait_for_tmp(root: Path, proc: subprocess.Popen, limit: float = 60.0) -> float | None:
+    """Poll until the writer's staging folder appears; return that moment (None if it exited first)."""
     end = time.monotonic() + limit
     while time.monotonic() < end:
-        with os.scandir(series_dir) as it:
-            if any(e.name.endswith(".tmp") for e in it):
+        with os.scandir(root) as it:
+            if any(e.name.startswith(".series.") and e.name.endswith(".tmp") for e in it):
                 return time.monotonic()
         if proc.poll() is not None:
             return None
@@ -338,9 +343,10 @@ def _wait_for_tmp(series_dir: Path, proc: subprocess.Popen, limit: float = 60.0)
     return None
 
 
-def test_sigkill_mid_import_leaves_each_file_old_or_new(tmp_path, snapshot_dir, versions):
-    """SIGKILL ``hedge data import`` (25 files) at random moments, mostly inside its write phase (~0.15 s,
-    found by watching for its first temp file): every file must be old or new, never half-written."""
+def test_sigkill_mid_import_leaves_the_store_all_old_or_all_new(tmp_path, snapshot_dir, versions):
+    """SIGKILL ``hedge data import`` (25 files) at random moments, mostly inside its write phase (found by
+    watching for its staging folder): the store is wholly the old version or wholly the new one, never a mix
+    (the staged folder is swapped in at once), and the dead writer's staging folder goes on the next write."""
     base, old, new = versions
     old_bytes = fingerprint(base)
     cmd = [*hedge_cmd(), "data", "import", str(snapshot_dir)]
@@ -352,15 +358,16 @@ def test_sigkill_mid_import_leaves_each_file_old_or_new(tmp_path, snapshot_dir, 
         shutil.copytree(base, root)
         proc = subprocess.Popen([*cmd, "--data-dir", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if when == "writing":
-            _wait_for_tmp(root / "series", proc)
+            _wait_for_tmp(root, proc)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         state = _check_store(root, old, old_bytes, new)
-        tmps = [p.name for p in (root / "series").glob(".*.tmp")]
+        tmps = _staging(root)
         counts = {v: list(state.values()).count(v) for v in ("old", "new")}
         seen.append((when, round(delay, 3), proc.returncode, counts, len(tmps)))
-        killed_mid_write += bool(tmps) or len(set(state.values())) > 1 or len(state) != len(new)
+        assert state in ({s: "old" for s in old}, {s: "new" for s in new}), seen[-1]  # all or nothing
+        killed_mid_write += bool(tmps)
     assert killed_mid_write, f"no kill landed inside the write phase: {seen}"
 
     # the dead writer's lock went with it: status works, temp files are not series, a new import completes
@@ -372,6 +379,7 @@ def test_sigkill_mid_import_leaves_each_file_old_or_new(tmp_path, snapshot_dir, 
     assert r.returncode == 0, r.stderr
     assert set(_check_store(root, old, old_bytes, new).values()) == {"new"}
     assert set(Store(root).ids()) == set(new)
+    assert _staging(root) == []  # the killed writer's staging folder was removed
 
 
 def test_import_while_another_process_holds_the_lock(tmp_path, snapshot_dir, versions):
@@ -697,3 +705,515 @@ def test_fast_commands_do_not_import_the_heavy_stack(tmp_path, snapshot_store, a
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text()) == [], f"`hedge {' '.join(args)}` imported heavy modules"
+
+
+# ============================================================== 5. round two (#17): folders, identity, all or nothing
+HOSTILE = "../../[bold]x[/bold]\u202eevil"  # path escape, rich markup, right-to-left override
+WINDOW = ("--start", "2020-01-02", "--end", "2020-06-30", "--benchmark", "GLD")
+
+
+def _hostile_strategies(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hostile.py").write_text(
+        "import pandas as pd\n"
+        "from backtester.strategy import Param, Strategy\n"
+        f"STRATEGY = Strategy(name={HOSTILE!r}, description='All in gold.', "
+        "params={'w': Param(float, 1.0, 0.0, 1.0)}, fn=lambda s, p: pd.DataFrame({'GLD': p['w']}, index=s.index), "
+        "assets=lambda p: ('GLD',))\n"
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory, snapshot_store):
+    """A saved run of a strategy whose name tries to escape the reports folder, inject markup and reverse text."""
+    work = tmp_path_factory.mktemp("hostile")
+    strategies = _hostile_strategies(work / "mine")
+    reports = work / "reports"
+    args = ("backtest", HOSTILE, "--strategies-dir", str(strategies), *WINDOW, "--data-dir", str(snapshot_store.root))
+    code, out, err = run_cli(*args, "--reports-dir", str(reports), "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)
+    return {"work": work, "reports": reports, "args": args, "run_id": got["run_id"], "dir": Path(got["run_dir"])}
+
+
+def test_hostile_strategy_name_stays_inside_the_reports_folder(hostile_run):
+    rid, reports = hostile_run["run_id"], hostile_run["reports"]
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*-[0-9a-f]{12}", rid) and ".." not in rid, rid
+    assert hostile_run["dir"].parent == reports and hostile_run["dir"].is_dir()
+    outside = [p for p in hostile_run["work"].rglob("*") if reports not in p.parents and p != reports]
+    assert all(p.parent == hostile_run["work"] or "mine" in p.parts for p in outside), outside
+
+
+def test_terminal_output_is_inert(hostile_run):
+    """Markup in a name prints as is, a direction override is shown escaped, nothing crashes."""
+    code, out, err = run_cli(*hostile_run["args"], "--reports-dir", str(hostile_run["reports"]))
+    assert code == 0, err
+    assert "[bold]x[/bold]" in out and "\u202e" not in out and "\\u202e" in out
+    # a '[' in a path: printed as is in the error line (and no rich markup anywhere)
+    code, out, err = run_cli("data", "status", "--data-dir", str(hostile_run["work"] / "[red]no[/red] store"))
+    assert code == 1 and "[red]no[/red] store" in err
+    one_error_line(err)
+
+
+def test_links_are_relative_inside_the_reports_folder(hostile_run, tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(hostile_run["reports"], reports)
+    code, _, err = run_cli("report", hostile_run["run_id"], "--reports-dir", str(reports))
+    assert code == 0, err
+    # folders no run id can be: a scheme, markup, an override; one holds a valid-looking run.json
+    for name in ("javascript:alert(1)", "[x]\u202egnp.html", "data:text"):
+        (reports / name).mkdir()
+        shutil.copy(hostile_run["dir"] / "run.json", reports / name / "run.json")
+    from backtester.report.index import write_index
+
+    for page in (write_index(reports), reports / hostile_run["run_id"] / "tearsheet.html"):
+        html = page.read_text()
+        assert "\u202e" not in html
+        for href in re.findall(r'href="([^"]*)"', html):
+            assert href.startswith(("./", "#", "../index.html", "run.json")), href
+            assert ":" not in href.split("#")[0] and ".." not in href.replace("../index.html", ""), href
+    for rid in ("../x", "javascript:alert(1)", ".hidden", "a/b", "\u202eabc"):
+        code, _, err = run_cli("report", rid, "--reports-dir", str(reports))
+        assert code == 2 and "is not a run id" in err, (rid, err)
+        one_error_line(err)
+
+
+def test_run_folder_that_is_a_symlink_is_not_followed(hostile_run, tmp_path):
+    """Before the fix, saving over a run folder that is a symlink deleted the target's *.html files."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.html").write_text("keep me")
+    (victim / "run.json").write_text("{}")
+    (reports / hostile_run["run_id"]).symlink_to(victim, target_is_directory=True)
+    code, out, err = run_cli(*hostile_run["args"], "--reports-dir", str(reports))
+    assert code == 1 and "symbolic link" in err, err
+    one_error_line(err)
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.html", "run.json"]
+    assert (victim / "precious.html").read_text() == "keep me"
+    code, out, err = run_cli("report", hostile_run["run_id"], "--reports-dir", str(reports))
+    assert code == 1 and "symbolic link" in err and not (victim / "tearsheet.html").exists()
+
+
+def test_killed_saves_temp_folders_are_cleaned_on_the_next_run(hostile_run, tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = reports / f".{hostile_run['run_id']}.p{dead.pid}.abc123.tmp"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "returns.csv").write_text("half")
+    stale_file = reports / f".index.html.p{dead.pid}.zz9.tmp"
+    stale_file.write_text("<html")
+    live = reports / f".other.p{os.getpid()}.live.tmp"  # a running process's temp is never touched
+    live.mkdir()
+    code, _, err = run_cli(*hostile_run["args"], "--reports-dir", str(reports), "--report")
+    assert code == 0, err
+    assert not stale.exists() and not stale_file.exists() and live.is_dir()
+    assert sorted(p.name for p in reports.iterdir() if not p.name.startswith(".")) == sorted(
+        ["index.html", hostile_run["run_id"]]
+    )
+
+
+def test_concurrent_saves_of_the_same_run_give_one_complete_folder(hostile_run, tmp_path):
+    """Eight threads (separate lock descriptions, as separate processes would have) save the same run at
+    once, then two processes: one complete folder, identical files, no temp folder left, no error."""
+    from backtester.data.store import Store as _Store
+    from backtester.report.load import FILES
+    from backtester.run import RunSpec, run_backtest, save_run
+
+    reports = tmp_path / "reports"
+    spec = RunSpec(HOSTILE, start="2020-01-02", end="2020-06-30", benchmark="GLD",
+                   strategies_dir=str(hostile_run["work"] / "mine"))  # fmt: skip
+    run = run_backtest(_Store(hostile_run["args"][-1]), spec)
+    errors, barrier = [], threading.Barrier(8)
+
+    def save():
+        barrier.wait()
+        try:
+            save_run(run, reports)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=save) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    folder = reports / run.run_id
+    want_csv = {n: (hostile_run["dir"] / n).read_bytes() for n in FILES if n != "run.json"}
+
+    def check(want_json: dict | None = None):  # complete, and the data files the same as the CLI's save
+        assert {n: (folder / n).read_bytes() for n in FILES if n != "run.json"} == want_csv
+        got = {k: v for k, v in json.loads((folder / "run.json").read_text()).items() if k != "command"}
+        assert got["run_id"] == run.run_id and (want_json is None or got == want_json)
+
+    check()
+    procs = [
+        subprocess.Popen(
+            [*hedge_cmd(), *hostile_run["args"], "--reports-dir", str(reports)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stderr.close()
+    assert [c for c, _ in results] == [0, 0], results
+    saved = json.loads((hostile_run["dir"] / "run.json").read_text())
+    check({k: v for k, v in saved.items() if k != "command"})
+    assert sorted(p.name for p in reports.iterdir()) == [".lock", run.run_id]
+
+
+def test_tearsheets_of_the_same_run_are_byte_identical(hostile_run, tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(hostile_run["reports"], reports)
+    pages = []
+    for _ in range(2):
+        code, _, err = run_cli("report", hostile_run["run_id"], "--reports-dir", str(reports))
+        assert code == 0, err
+        pages.append((reports / hostile_run["run_id"] / "tearsheet.html").read_bytes())
+    assert pages[0] == pages[1] and b'clip-path="url(#p' in pages[0]
+
+
+def test_broken_run_folder_does_not_break_reporting(hostile_run, tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(hostile_run["reports"], reports)
+    for name, text in (("bad-json-000000000000", "{not json"), ("list-000000000000", "[1, 2]"),
+                       ("summary-000000000000", '{"summary": "nope"}')):  # fmt: skip
+        (reports / name).mkdir()
+        (reports / name / "run.json").write_text(text)
+    (reports / "dir-000000000000" / "run.json").mkdir(parents=True)  # run.json that is a folder
+    code, _, err = run_cli("report", hostile_run["run_id"], "--reports-dir", str(reports))
+    assert code == 0, err
+    index = (reports / "index.html").read_text()
+    assert f'href="./{hostile_run["run_id"]}/tearsheet.html"' in index
+    skipped = index[index.index("Skipped folders") :]
+    for name in ("bad-json-000000000000", "list-000000000000", "summary-000000000000", "dir-000000000000"):
+        assert name in skipped, name
+
+
+def test_window_too_short_for_a_tearsheet_says_so(hostile_run, tmp_path):
+    args = [a if a != "2020-06-30" else "2020-01-10" for a in hostile_run["args"]]
+    code, out, err = run_cli(*args, "--reports-dir", str(tmp_path / "r"), "--report")
+    assert code == 2 and "too few for a tearsheet" in err, err
+    one_error_line(err)
+
+
+def test_costs_that_eat_the_trade_are_a_clear_error(hostile_run, tmp_path):
+    for costs in (("--fees-bp", "6000", "--slippage-bp", "5000"), ("--fees-bp", "9999", "--slippage-bp", "1")):
+        code, out, err = run_cli(*hostile_run["args"], *costs, "--reports-dir", str(tmp_path / "r"))
+        assert code == 2 and "would cost all of its value" in err, err
+        one_error_line(err)
+    # the largest costs allowed: finite returns, never NaN
+    code, out, err = run_cli(*hostile_run["args"], "--fees-bp", "5000", "--slippage-bp", "4999",
+                             "--reports-dir", str(tmp_path / "r"), "--format", "json")  # fmt: skip
+    if code == 0:
+        got = json.loads(out)
+        assert np.isfinite(got["strategy"]["total_return"])
+        rets = pd.read_csv(Path(got["run_dir"]) / "returns.csv")
+        assert rets["strategy"].notna().all()
+    else:
+        assert code == 2 and "consumed the whole equity" in err, err
+
+
+# ---- the store: identity, all or nothing, repair
+@pytest.fixture
+def small_store(tmp_path, snapshot_dir) -> Store:
+    store = Store(tmp_path / "store")
+    import_snapshot(snapshot_dir, store, series=["WALCL", "WRESBAL", "SOFR", "GLD"])
+    return store
+
+
+def _status(root: Path) -> tuple[int, dict | None, str]:
+    code, out, err = run_cli("data", "status", "--format", "json", "--data-dir", str(root))
+    return code, (json.loads(out) if out.strip() else None), err
+
+
+def test_store_file_copied_over_another_is_damaged(small_store, snapshot_dir):
+    root = small_store.root
+    shutil.copy(small_store.path("WALCL"), small_store.path("WRESBAL"))  # same units, same kind: data checks pass
+    code, got, err = _status(root)
+    assert code == 1 and got["damaged"] == ["WRESBAL"]
+    one_error_line(err)
+    assert "WRESBAL" in err and "hedge data pull --series WRESBAL" in err and "hedge data import" in err
+    code, _, err = run_cli("data", "show", "WRESBAL", "--data-dir", str(root))
+    assert code == 1 and "damaged" in err and "holds series 'WALCL'" in err
+    # the repair the message recommends works
+    code, _, err = run_cli("data", "import", str(snapshot_dir), "--series", "WRESBAL", "--data-dir", str(root))
+    assert code == 0, err
+    assert _status(root)[0] == 0
+
+
+@pytest.mark.parametrize("edit", ["value", "metadata-units", "metadata-last"])
+def test_store_file_edited_by_hand_is_damaged(small_store, edit):
+    import pyarrow.parquet as pq
+
+    p = small_store.path("WALCL")
+    table = pq.read_table(p)
+    meta = json.loads(table.schema.metadata[b"hedge"])
+    frame = table.to_pandas()
+    if edit == "value":
+        frame.loc[len(frame) // 2, "value"] *= 1.01
+    elif edit == "metadata-units":
+        meta["units"] = "USD billions"
+    else:
+        meta["last"] = "2030-01-01"
+    import pyarrow as pa
+
+    t = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(t.replace_schema_metadata({b"hedge": json.dumps(meta)}), p)
+    code, got, err = _status(small_store.root)
+    assert code == 1 and got["damaged"] == ["WALCL"], err
+    with pytest.raises(DataError, match="damaged"):
+        Store(small_store.root).read("WALCL")
+
+
+def test_damaged_file_that_became_a_folder_is_repaired_by_the_recommended_command(small_store, snapshot_dir):
+    root = small_store.root
+    small_store.path("GLD").unlink()
+    (small_store.path("GLD") / "junk").mkdir(parents=True)
+    code, got, err = _status(root)
+    assert code == 1 and got["damaged"] == ["GLD"] and "hedge data import" in err
+    code, _, err = run_cli("data", "import", str(snapshot_dir), "--series", "GLD", "--data-dir", str(root))
+    assert code == 0, err
+    assert small_store.path("GLD").is_file() and _status(root)[0] == 0
+
+
+def test_disk_full_mid_import_leaves_the_store_exactly_as_before(small_store, snapshot_dir, monkeypatch):
+    """Fault injection: the 3rd parquet write of a 4-series import fails with ENOSPC."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    before = fingerprint(small_store.root)
+    real, calls = pq.write_table, []
+
+    def full(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*a, **k)
+
+    monkeypatch.setattr(pq, "write_table", full)
+    code, out, err = run_cli("data", "import", str(snapshot_dir), "--data-dir", str(small_store.root))
+    assert code == 1 and "disk is full" in err and "nothing was changed" in err, err
+    one_error_line(err)
+    assert fingerprint(small_store.root) == before
+    assert _staging(small_store.root) == []
+
+
+def _tmpfs(path: Path, size: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    return r.returncode == 0
+
+
+def test_disk_full_on_a_real_small_tmpfs(tmp_path, snapshot_dir):
+    """Where a tmpfs can be mounted (root): an import and an export that do not fit fail cleanly."""
+    mnt = tmp_path / "small"
+    if not _tmpfs(mnt, "3m"):
+        pytest.skip("cannot mount a tmpfs here (not root); the fault-injection tests cover the same paths")
+    try:
+        store = Store(mnt / "store")
+        import_snapshot(snapshot_dir, store, series=["WALCL", "SOFR"])
+        before = fingerprint(store.root)
+        code, _, err = run_cli("data", "import", str(snapshot_dir), "--data-dir", str(store.root))
+        assert code == 1 and "disk is full" in err, err
+        one_error_line(err)
+        assert fingerprint(store.root) == before and _staging(store.root) == []
+        ballast = mnt / "ballast"
+        ballast.write_bytes(b"\0" * (os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize - 20_000))
+        target = mnt / "signals.csv"
+        target.write_text("previous export\n")
+        code, _, err = run_cli("signals", "--export", str(target), "--data-dir", str(store.root))
+        assert code == 1 and "disk is full" in err, err
+        assert target.read_text() == "previous export\n"
+        assert not [p for p in mnt.iterdir() if p.name.endswith(".tmp") or ".tmp." in p.name]
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_export_cut_by_a_full_disk_leaves_the_old_file(snapshot_store, tmp_path, monkeypatch):
+    import errno
+
+    target = tmp_path / "signals.csv"
+    target.write_text("previous export\n")
+    real = pd.DataFrame.to_csv
+
+    def half(self, path, *a, **k):
+        Path(path).write_text("date,half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half)
+    code, out, err = run_cli("signals", "--export", str(target), "--data-dir", str(snapshot_store.root))
+    monkeypatch.setattr(pd.DataFrame, "to_csv", real)
+    assert code == 1 and "disk is full" in err, err
+    one_error_line(err)
+    assert target.read_text() == "previous export\n" and sorted(p.name for p in tmp_path.iterdir()) == ["signals.csv"]
+    code, out, err = run_cli("signals", "--export", str(tmp_path / "missing" / "s.csv"),
+                             "--data-dir", str(snapshot_store.root))  # fmt: skip
+    assert code == 2 and "does not exist" in err, err  # checked before any work
+    one_error_line(err)
+
+
+# ---- prices on days the exchange was closed
+def _snapshot_with(tmp_path: Path, snapshot_dir: Path, spec, edit) -> Path:
+    src = tmp_path / "snap"
+    (src / spec.snapshot_path).parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.read_csv(snapshot_dir / spec.snapshot_path, dtype=str)
+    edit(frame).to_csv(src / spec.snapshot_path, index=False)
+    return src
+
+
+@pytest.mark.parametrize("days", [1, -1])
+def test_prices_shifted_by_a_day_are_refused_with_the_first_bad_date(tmp_path, snapshot_dir, small_store, days):
+    def shift(f):
+        f["date"] = (pd.to_datetime(f["date"]) + pd.Timedelta(days=days)).dt.strftime("%Y-%m-%d")
+        return f
+
+    src = _snapshot_with(tmp_path, snapshot_dir, PRICE, shift)
+    first = pd.Timestamp(pd.read_csv(src / PRICE.snapshot_path)["date"].pipe(pd.to_datetime).pipe(
+        lambda d: d[d.dt.day_of_week >= 5].iloc[0]))  # fmt: skip
+    before = fingerprint(small_store.root)
+    code, out, err = run_cli("data", "import", str(src), "--series", "GLD", "--data-dir", str(small_store.root))
+    assert code == 1 and f"dated {first.date()}" in err and "closed" in err and "shifted" in err, err
+    one_error_line(err)
+    assert fingerprint(small_store.root) == before
+
+
+def test_an_nyse_holiday_row_is_refused_and_crypto_keeps_its_weekends(tmp_path, snapshot_dir):
+    spy = catalog.get("SPY")
+
+    def holiday(f):
+        row = f[f["date"] == "2020-07-02"].copy()
+        row["date"] = "2020-07-03"  # Independence Day observed: NYSE closed, a Friday
+        return pd.concat([f, row]).sort_values("date")
+
+    src = _snapshot_with(tmp_path, snapshot_dir, spy, holiday)
+    with pytest.raises(DataError, match=r"dated 2020-07-03, not a session of XNYS"):
+        validate.read_csv(spy, src / spy.snapshot_path)
+    btc = catalog.get("BTC-USD")
+    frame = validate.read_csv(btc, snapshot_dir / btc.snapshot_path)
+    assert (frame["date"].dt.day_of_week >= 5).sum() > 1000 and not frame.attrs.get("warnings")
+
+
+def test_the_snapshot_imports_with_only_its_known_calendar_warning(snapshot_dir):
+    """The real snapshot passes: every NYSE-listed price on an XNYS session; GC=F's two rows on CME
+    closures (2007-01-02, 2025-01-09: days of mourning) are within tolerance and warned about by count."""
+    warned = {}
+    for spec in catalog.CATALOG.values():
+        if spec.kind == "price":
+            warned[spec.id] = validate.read_csv(spec, snapshot_dir / spec.snapshot_path).attrs.get("warnings")
+    assert {k: v for k, v in warned.items() if v} == {"GC_F": [warned["GC_F"][0]]}
+    assert "2 GC_F row(s)" in warned["GC_F"][0] and "2007-01-02" in warned["GC_F"][0]
+
+
+# ---- a run that cannot be right does not run
+def test_missing_core_series_needed_by_the_strategy_is_exit_1(tmp_path, snapshot_store):
+    root = tmp_path / "store"
+    shutil.copytree(snapshot_store.root, root)
+    (root / "series" / "WRESBAL.parquet").unlink()
+    code, out, err = run_cli("backtest", "reserve-scarcity", "--data-dir", str(root), "--reports-dir", str(tmp_path))
+    assert code == 1 and "WRESBAL" in err and "reserve-scarcity needs" in err and "hedge data" in err, err
+    one_error_line(err)
+
+
+# ---- the environment
+def test_environment_faults_keep_the_error_contract(tmp_path, snapshot_dir, snapshot_store, small_store, monkeypatch):
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    cases = [
+        (("data", "status", "--data-dir", str(afile)), 1, "is a file, not a folder"),
+        (("data", "import", str(snapshot_dir), "--series", "SOFR", "--data-dir", str(afile)), 1, "is a file"),
+    ]
+    lockdir = tmp_path / "lockdir"
+    shutil.copytree(small_store.root, lockdir)
+    (lockdir / ".lock").unlink()
+    (lockdir / ".lock").mkdir()
+    cases.append((("data", "import", str(snapshot_dir), "--series", "SOFR", "--data-dir", str(lockdir)), 1,
+                  "lock"))  # fmt: skip
+    binary = tmp_path / "holdings.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    cases.append((("now", "seed-thesis", "--holdings", str(binary), "--data-dir", str(snapshot_store.root)), 2,
+                  "holdings file"))  # fmt: skip
+    for args, want, needle in cases:
+        code, out, err = run_cli(*args)
+        assert code == want and needle in err, (args, code, err)
+        one_error_line(err)
+    # permission denied / read-only file system anywhere below a command: the OSError contract
+    import errno
+
+    from backtester.data import store as store_mod
+
+    for err_no, words in ((errno.EACCES, "permission denied"), (errno.EROFS, "read-only")):
+        real = store_mod.os.open
+
+        def refuse(path, *a, _e=err_no, _real=real, **k):
+            if str(path).endswith(".lock"):
+                raise OSError(_e, os.strerror(_e), str(path))
+            return _real(path, *a, **k)
+
+        monkeypatch.setattr(store_mod.os, "open", refuse)
+        code, out, err = run_cli("data", "import", str(snapshot_dir), "--series", "SOFR",
+                                 "--data-dir", str(small_store.root))  # fmt: skip
+        monkeypatch.undo()
+        assert code == 1 and words in err, err
+        one_error_line(err)
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(small_store, snapshot_dir, monkeypatch):
+    """A real SIGINT (to this process, from a timer) while the import validates its files."""
+    real = validate.read_csv
+
+    def slow(*a, **k):
+        time.sleep(30)
+        return real(*a, **k)
+
+    monkeypatch.setattr(validate, "read_csv", slow)
+    before = fingerprint(small_store.root)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code, out, err = run_cli("data", "import", str(snapshot_dir), "--data-dir", str(small_store.root))
+    finally:
+        timer.cancel()
+    assert (code, err) == (130, "error: interrupted\n")
+    assert fingerprint(small_store.root) == before
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("sweep", "seed-thesis", "--grid", "floor=0.05,0.1", "--pbo-blocks", "40"), "--pbo-blocks 40"),
+        (("sweep", "seed-thesis", "--grid", "floor=0.05,0.1", "--max-combinations", "1000000000"), "above the limit"),
+        (("sweep", "seed-thesis", "--grid", "floor=0.05,0.1", "--spa", "--spa-reps", "100000000"), "--spa-reps"),
+        (("sweep", "seed-thesis", "--grid", "floor=0:1:0.0000001"), "values"),
+        (("significance", "any-000000000000", "--n-boot", "1000000000"), "--n-boot"),
+    ],
+)
+def test_options_that_size_work_are_bounded_before_work_starts(args, needle, tmp_path):
+    """Checked before anything is read: the data dir here does not even exist."""
+    t = time.monotonic()
+    code, out, err = run_cli(*args, *(() if args[0] == "significance" else ("--data-dir", str(tmp_path / "none"))))
+    assert code == 2 and needle in err, err
+    one_error_line(err)
+    assert time.monotonic() - t < 30
+
+
+def test_bidi_and_markup_are_escaped_in_html_and_terminal():
+    from backtester.cli import common
+    from backtester.report._io import esc
+
+    assert esc("a\u202eb\u2066c") == "a\\u202eb\\u2066c"
+    assert str(common.text("[bold]\u202ex")) == "[bold]\\u202ex"
+    from backtester.errors import UsageError
+
+    assert "\u202e" not in UsageError("name \u202eexe", "fix \u2067").line()

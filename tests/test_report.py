@@ -204,7 +204,7 @@ def test_no_external_url_and_no_network(made, monkeypatch):
 def test_hedge_report_and_the_index(made):
     rid = made["pivot"]["run_id"]
     index = (made["dir"] / "index.html").read_text()
-    assert f'href="{rid}/run.json"' in index and f'href="{rid}/tearsheet.html"' not in index
+    assert f'href="./{rid}/run.json"' in index and f'href="./{rid}/tearsheet.html"' not in index
     code, out, err = run_cli("report", rid, "--reports-dir", str(made["dir"]), "--format", "json")
     assert code == 0, err
     got = json.loads(out)
@@ -216,7 +216,7 @@ def test_hedge_report_and_the_index(made):
     index = (made["dir"] / "index.html").read_text()
     for run in (made["seed"], made["pivot"]):
         row = re.search(rf"<tr>(?:(?!</tr>).)*{run['run_id']}(?:(?!</tr>).)*</tr>", index, flags=re.S).group(0)
-        assert f'href="{run["run_id"]}/tearsheet.html"' in row
+        assert f'href="./{run["run_id"]}/tearsheet.html"' in row
         s = run["strategy"]
         for cell in (f"{100 * s['cagr']:.2f}%", f"{s['sharpe']:.2f}", f"{100 * s['max_drawdown']:.2f}%"):
             assert f"<td>{cell}</td>" in row, cell
@@ -258,7 +258,7 @@ def test_unwritable_folder_exits_1_and_leaves_nothing_half_written(made, monkeyp
     monkeypatch.undo()
     assert code == 1 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith(f"error: cannot write {run_dir / 'tearsheet.html'}")
-    assert "Permission denied" in err
+    assert "permission denied" in err
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before  # no temp file left
     assert (made["dir"] / "index.html").read_bytes() == index_before
     # a real failure: the tearsheet's name is taken by a folder
@@ -355,5 +355,5 @@ def test_rerun_without_report_keeps_run_and_tearsheet_consistent(made):
     after = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
     assert after == before  # the same run: neither run.json nor the tearsheet rewritten (they still agree)
     index = (made["dir"] / "index.html").read_text()
-    row = next(r for r in index.split("<tr>") if f'href="{rid}/tearsheet.html"' in r)
+    row = next(r for r in index.split("<tr>") if f'href="./{rid}/tearsheet.html"' in r)
     assert "floor=0.1" in row  # the parameters, shown (not only in a tooltip)

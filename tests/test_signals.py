@@ -87,12 +87,17 @@ def test_qt_state(frame):
     assert (frame.loc["2020-10-15":"2021-12-31", "qt_state"] == "expanding").all()
 
 
-def test_spreads_iorb_unknown_before_2021(frame):
-    before = frame.loc[:"2021-07-29"]
+def test_spreads_iorb_from_ioer_then_iorb(frame):
+    before = frame.loc[:"2018-04-03"]  # SOFR is published from 2018-04-03 (usable 2018-04-04)
     assert before["sofr_iorb_bp"].isna().all()
-    assert before["sofr_iorb_bp__reason"].str.contains("IORB").all()
+    assert before["sofr_iorb_bp__reason"].str.contains("SOFR").all()
+    # IOER (2.10 until the 2019-09-18 FOMC) under SOFR's 2019-09-17 spike of 5.25, known on 2019-09-18
+    assert frame.loc["2019-09-18", "sofr_iorb_bp"] == pytest.approx((5.25 - 2.10) * 100)
+    assert frame.loc["2019-09-18", "sofr_iorb_bp__obs"] == pd.Timestamp("2019-09-17")
+    assert frame.loc["2019-09-17", "sofr_iorb_bp"] == pytest.approx((2.43 - 2.10) * 100)  # 09-16 SOFR 2.43
+    assert frame.loc["2021-07-29", "sofr_iorb_bp"] == pytest.approx(5.0 - 15.0)  # SOFR 0.05 - IOER 0.15
     assert frame.loc["2021-07-30", "sofr_iorb_bp"] == pytest.approx(5.0 - 15.0)  # SOFR 0.05 - IORB 0.15
-    after = frame.loc["2021-12-01":"2026-08-19"]
+    after = frame.loc["2018-05-01":"2026-08-19"]
     assert after["sofr_iorb_bp"].notna().all()
     # spread_widening: 20-day mean above +5 bp and above its 60-day mean
     w = frame["spread_widening"]
@@ -102,23 +107,34 @@ def test_spreads_iorb_unknown_before_2021(frame):
     assert w.loc["2025-10-20"] == 1.0 and w.loc["2021-06-01"] == 0.0
 
 
-def test_wtregen_end_makes_net_liquidity_unknown_not_carried(frame, raw):
+def test_wtregen_end_makes_week_avg_net_liquidity_unknown_not_carried(frame, raw):
     # WTREGEN's last observation is 2025-11-19 (available 2025-11-21); staleness limit 21 days
     wed = pd.Timestamp("2025-11-19")
     walcl, tga, rrp = (raw[s].set_index("date").loc[wed, "value"] for s in ("WALCL", "WTREGEN", "RRPONTSYD"))
     last = frame.loc["2025-12-10"]  # 21 days after the observation: still used
-    assert last["net_liquidity__obs"] == wed
-    assert last["net_liquidity"] == pytest.approx(walcl / 1e3 - tga / 1e3 - rrp, abs=1e-6)
+    assert last["net_liquidity_week_avg__obs"] == wed
+    assert last["net_liquidity_week_avg"] == pytest.approx(walcl / 1e3 - tga / 1e3 - rrp, abs=1e-6)
     late = frame.loc["2025-12-11":]
-    for key in ("tga", "net_liquidity", "net_liquidity_13w_change"):
+    for key in ("tga_week_avg", "net_liquidity_week_avg"):
         assert late[key].isna().all(), key
         assert late[key + "__reason"].str.contains("WTREGEN: last observation 2025-11-19").all()
-    # the stress composite goes on without it and says so
-    assert late["liquidity_stress"].notna().all()
-    assert late["liquidity_stress_unknown_inputs"].str.contains("net_liquidity_13w_change").all()
-    # net liquidity = WALCL - WTREGEN - RRP of the same Wednesday, all in billions
-    r = frame.loc["2025-10-20"]
-    assert r["net_liquidity"] == pytest.approx(6596.454 - r["tga"] - 5.484, abs=1e-6)  # RRP 2025-10-15
+
+
+def test_net_liquidity_uses_wednesday_tga_through_august_2026(frame, raw):
+    # net liquidity = WALCL - WDTGAL - RRP of the same Wednesday, all in billions
+    r = frame.loc["2026-03-02"]
+    wed = pd.Timestamp("2026-02-25")
+    walcl, tga, rrp = (raw[s].set_index("date").loc[wed, "value"] for s in ("WALCL", "WDTGAL", "RRPONTSYD"))
+    assert r["net_liquidity__obs"] == wed
+    assert r["net_liquidity"] == pytest.approx(walcl / 1e3 - tga / 1e3 - rrp, abs=1e-6)
+    assert r["net_liquidity"] == pytest.approx(6613.797 - 838.975 - 1.159, abs=1e-6)
+    assert r["tga"] == pytest.approx(838.975)
+    known = frame.loc["2020-01-01":"2026-08-19", ["net_liquidity", "net_liquidity_13w_change"]]
+    assert known.notna().all().all()
+    # the two definitions differ by the TGA's Wednesday level minus its week average
+    both = frame.loc["2025-01-01":"2025-11-19", ["net_liquidity", "net_liquidity_week_avg"]].dropna()
+    assert len(both) > 200 and (both.iloc[:, 0] != both.iloc[:, 1]).any()
+    assert ((both.iloc[:, 0] - both.iloc[:, 1]).abs() < 300).all()
 
 
 def test_total_liquidity_52w(frame):
@@ -225,7 +241,7 @@ def test_look_ahead_also_holds_for_a_cut_inside_a_week(frame, raw):
 
 
 def test_mapping_input_and_missing_series(raw):
-    frames = {k: v for k, v in raw.items() if k != "IORB"}
+    frames = {k: v for k, v in raw.items() if k not in ("IORB", "IOER")}
     f = signals.compute(frames, start="2025-10-01", end="2025-10-31")
     assert f["sofr_iorb_bp"].isna().all()
     assert f["sofr_iorb_bp__reason"].str.contains("IORB is not in the store").all()
@@ -294,8 +310,9 @@ def test_cli_default_asof_and_table(snapshot_store):
     doc = json.loads(out)
     assert doc["asof"] == "2026-08-19"  # the store's last common date (a session)
     sig = doc["signals"]
-    assert sig["net_liquidity"]["value"] is None and "WTREGEN" in sig["net_liquidity"]["reason"]
-    assert sig["liquidity_stress"]["unknown_inputs"] == ["net_liquidity_13w_change"]
+    assert sig["net_liquidity"]["value"] == pytest.approx(6759.955 - 959.405 - 0.725)  # Wednesday 2026-08-12
+    assert sig["net_liquidity_week_avg"]["value"] is None and "WTREGEN" in sig["net_liquidity_week_avg"]["reason"]
+    assert sig["liquidity_stress"]["unknown_inputs"] == []
     code, out, err = run_cli("signals", "--asof", "2025-10-19", "--data-dir", str(snapshot_store.root))
     assert code == 0, err
     assert "2025-10-17 close" in out  # a Sunday: Friday's close

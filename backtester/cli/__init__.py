@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="hedge")
         code = rv if isinstance(rv, int) else 0
+        if code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
+            _err("error: interrupted")
     except HedgeError as e:
         from .common import as_flags
 
@@ -71,10 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"error: {' '.join(e.format_message().split())}")
         code = e.exit_code
     except KeyboardInterrupt:
-        _err("error: interrupted (nothing was half-written: store writes are atomic)")
+        _err("error: interrupted")  # every write is a temp file + rename: nothing is half-written
         code = 130
     except BrokenPipeError:
         code = 0
+    except OSError as e:  # the environment (disk full, read-only, permissions, a file where a folder goes)
+        if os.environ.get("HEDGE_DEBUG"):
+            raise
+        from ..fsutil import os_error
+
+        _err(os_error(e, "cannot read or write a file").line())
+        code = 1
     except Exception as e:  # noqa: BLE001 - last resort: one line, never a traceback
         if os.environ.get("HEDGE_DEBUG"):
             raise

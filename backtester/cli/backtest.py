@@ -32,7 +32,13 @@ RebalanceOpt = Annotated[
 BandOpt = Annotated[float, typer.Option("--band", help="Drift band for --rebalance band.")]
 VolTargetOpt = Annotated[float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")]
 GoldOpt = Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")]
-BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="An asset (SPY) or weights (spy=0.6,tlt=0.4).")]
+BenchmarkOpt = Annotated[
+    str, typer.Option("--benchmark", help="An asset (SPY) or weights of any assets (spy=0.6,gdx=0.4).")
+]
+CostOpt = Annotated[
+    list[str] | None,
+    typer.Option("--cost", help="Per-asset costs ASSET=FEE+SLIPPAGE bp, e.g. IBIT=5+5 (repeatable)."),
+]
 
 
 @app.command("strategies")
@@ -167,6 +173,7 @@ def backtest_cmd(
     vol_target: VolTargetOpt = None,
     gold: GoldOpt = "GLD",
     benchmark: BenchmarkOpt = "SPY",
+    cost: CostOpt = None,
     export_weights: Annotated[str | None, typer.Option("--export-weights", help="Write held weights to CSV.")] = None,
     report: Annotated[bool, typer.Option("--report", help="Also write the HTML tearsheet.")] = False,
     title: Annotated[str | None, typer.Option("--title", help="Tearsheet title.")] = None,
@@ -182,7 +189,7 @@ def backtest_cmd(
     spec = common.run_spec(
         strategy, param=param, start=start, end=end, gold=gold, benchmark=benchmark, strategies_dir=strategies_dir,
         fees_bp=fees_bp, slippage_bp=slippage_bp, exec_lag=exec_lag, rebalance=rebalance, band=band,
-        vol_target=vol_target,
+        vol_target=vol_target, cost=cost,
     )  # fmt: skip
     if export_weights is not None and not export_weights.endswith(".csv"):
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
@@ -198,7 +205,10 @@ def backtest_cmd(
         else:
             path = api.save(run, reports_dir, command=command, progress=prog, experiment=experiment)
         if export_weights:
-            run.result.weights.to_csv(export_weights, index_label="date", float_format="%.10g")
+            from ..fsutil import atomic_output
+
+            with atomic_output(export_weights) as tmp:
+                run.result.weights.to_csv(tmp, index_label="date", float_format="%.10g")
         out = {**run.summary(), **(run.analysis or {}), "run_dir": str(path)}
         if report:
             out["report"] = str(written)

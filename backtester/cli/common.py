@@ -82,9 +82,10 @@ def parse_date(value: str | None, what: str):
     return ts
 
 
-def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_dir, **exec_options):
+def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_dir, cost=None, **exec_options):
     """The RunSpec of the run options shared by backtest, sweep and walkforward, checked before any data is
-    read; ``exec_options`` are :class:`backtester.engine.ExecOptions`'s fields."""
+    read; ``exec_options`` are :class:`backtester.engine.ExecOptions`'s fields; ``cost``: ``--cost`` items."""
+    from ..costs import parse_overrides
     from ..engine import ExecOptions
     from ..run import RunSpec
     from ..strategy import parse_params
@@ -94,7 +95,7 @@ def run_spec(strategy: str, *, param, start, end, gold, benchmark, strategies_di
     spec = RunSpec.of(
         strategy, parse_params(param), options=ExecOptions(**exec_options), gold=gold, benchmark=benchmark,
         start=None if s is None else str(s.date()), end=None if e is None else str(e.date()),
-        strategies_dir=strategies_dir,
+        strategies_dir=strategies_dir, costs={a: list(v) for a, v in parse_overrides(cost).items()},
     )  # fmt: skip
     spec.check()
     return spec
@@ -124,7 +125,6 @@ def table(
     print as dates."""
     from rich import box
     from rich.table import Table
-    from rich.text import Text
 
     cells = [["" if v is None else _cell_text(v) for v in r] for r in rows]
     con = console()
@@ -141,8 +141,8 @@ def table(
         note = f"left out to fit {con.width} columns: {', '.join(dropped)} (--format json has every column)"
         caption = f"{caption}; {note}" if caption else note
     t = Table(
-        title=Text(title) if title else None,
-        caption=Text(caption) if caption else None,
+        title=text(title) if title else None,
+        caption=text(caption) if caption else None,
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
@@ -154,13 +154,13 @@ def table(
         )
         natural = max([len(c)] + [len(r[i]) for r in cells if i < len(r)])  # a one-line header, one-line cells
         t.add_column(
-            Text(c),
+            text(c),
             min_width=longest_word if free else natural,
             no_wrap=not free,
             overflow="fold" if free else "ellipsis",
         )
     for r in cells:
-        t.add_row(*[Text(x) for x in r])
+        t.add_row(*[text(x) for x in r])
     con.print(t)
 
 
@@ -176,17 +176,34 @@ def _cell_text(v) -> str:
     return str(v)
 
 
+def text(value):
+    """User text as an inert rich Text: no markup (``[x]`` prints as is), direction controls escaped."""
+    from rich.text import Text
+
+    from ..inert import bidi_escape
+
+    return Text("" if value is None else bidi_escape(value))
+
+
+def warn(line: str) -> None:
+    """One ``warning: ...`` line on stderr (direction controls escaped)."""
+    from ..inert import bidi_escape
+
+    sys.stderr.write("warning: " + bidi_escape(" ".join(str(line).split())) + "\n")
+
+
 def console():
     """A rich Console on stdout: $COLUMNS wide when set, else the terminal's width, else 100 columns."""
     import os
 
     from rich.console import Console
 
+    kw = {"markup": False, "highlight": False, "emoji": False}  # names and paths never act as markup
     cols = os.environ.get("COLUMNS", "")
     if cols.isdigit() and int(cols) > 0:
-        return Console(width=int(cols))
-    c = Console()
-    return c if c.is_terminal else Console(width=WIDTH)
+        return Console(width=int(cols), **kw)
+    c = Console(**kw)
+    return c if c.is_terminal else Console(width=WIDTH, **kw)
 
 
 def fmt_num(v, digits: int = 4) -> str:

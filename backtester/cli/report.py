@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
 from . import app, common
 from .backtest import ReportsDirOpt
 from .common import Format, FormatOpt
@@ -15,11 +14,9 @@ TitleOpt = Annotated[str | None, typer.Option("--title", help="Page title (shown
 
 
 def _run_id(rid: str) -> str:
-    if not rid or rid.startswith(".") or "/" in rid or "\\" in rid:
-        raise UsageError(
-            f"{rid!r} is not a run id", "give a run id as printed by `hedge backtest` or listed in index.html"
-        )
-    return rid
+    from ..paths import check_run_id
+
+    return check_run_id(rid)
 
 
 @app.command("report")

@@ -39,6 +39,7 @@ def _events_tables(study: dict) -> None:
                 f"[bold]{t['type']}[/bold] ({t['definition']}): {len(evs)} event(s) on "
                 + (", ".join(e["date"] for e in evs) or "no date"),
                 highlight=False,
+                markup=True,
             )
         else:
             common.table(
@@ -100,7 +101,7 @@ def _events_tables(study: dict) -> None:
     from rich.markup import escape
 
     for k, v in study["rules"].items():
-        con.print(f"[dim]{k}: {escape(v)}[/dim]", highlight=False)
+        con.print(f"[dim]{k}: {escape(v)}[/dim]", highlight=False, markup=True)
 
 
 @app.command("events")
@@ -173,7 +174,9 @@ def _thesis_tables(r: dict) -> None:
         )
     con.print(t)
     for c in r["claims"]:
-        con.print(f"[dim]{c['id']}. rule: {escape(c['rule'])}. -> {escape(c['reason'])}[/dim]", highlight=False)
+        con.print(
+            f"[dim]{c['id']}. rule: {escape(c['rule'])}. -> {escape(c['reason'])}[/dim]", highlight=False, markup=True
+        )
 
     q = r["qt_end"]
     rows = []
@@ -312,12 +315,16 @@ def significance_cmd(
     """Is the edge real? Stationary block bootstrap of a saved run's Sharpe difference over its benchmark."""
     from pathlib import Path
 
+    from ..bootstrap import MAX_BOOT
     from ..errors import UsageError
+    from ..paths import check_run_id
     from ..paths import reports_dir as resolve_reports
     from ..research.significance import significance_for_run
 
+    if n_boot > MAX_BOOT:  # before reading anything
+        raise UsageError(f"--n-boot {n_boot} is above {MAX_BOOT:,}", "use e.g. 2000 (the default)")
     root = resolve_reports(reports_dir)
-    run_dir = Path(root) / run_id
+    run_dir = Path(root) / check_run_id(run_id)
     if not run_id or run_id in (".", "..") or Path(run_id).name != run_id or not (run_dir / "returns.csv").is_file():
         raise UsageError(f"no saved run {run_id!r} in {root}", "run `hedge backtest ...` first or check the id")
     with progress.stages(fmt is not Format.json, f"bootstrapping {n_boot:,} resamples"):

@@ -87,7 +87,10 @@ def signals_cmd(
             signals_timeline(upto, plot_path, events=event_table(until=upto.index[-1]))
             wrote.append(str(plot_path))
         if export_path:
-            upto.to_csv(export_path, index_label="date", date_format="%Y-%m-%d")
+            from ..fsutil import atomic_output
+
+            with atomic_output(export_path) as tmp:
+                upto.to_csv(tmp, index_label="date", date_format="%Y-%m-%d")
             wrote.append(str(export_path))
         if fmt is Format.json:
             common.emit_json({"asof": when, "wrote": wrote})

@@ -168,10 +168,16 @@ def sweep_cmd(
     strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample)
     if top < 1:
         raise UsageError(f"--top {top} is below 1", "print at least one row")
-    if pbo_blocks < 2 or pbo_blocks % 2:
-        raise UsageError(f"--pbo-blocks {pbo_blocks} must be an even number >= 2", "e.g. 16 (the default)")
-    if spa_reps < 1:
-        raise UsageError(f"--spa-reps {spa_reps} is below 1", "e.g. 1000")
+    from ..research.sweep.overfit import MAX_BLOCKS
+    from ..research.sweep.spa import MAX_REPS
+
+    if pbo_blocks < 2 or pbo_blocks % 2 or pbo_blocks > MAX_BLOCKS:
+        raise UsageError(
+            f"--pbo-blocks {pbo_blocks} must be an even number from 2 to {MAX_BLOCKS}",
+            f"e.g. 16 (the default); {MAX_BLOCKS} blocks already mean 2.7 million CSCV splits",
+        )
+    if not 1 <= spa_reps <= MAX_REPS:
+        raise UsageError(f"--spa-reps {spa_reps} is outside 1..{MAX_REPS:,}", "e.g. 1000")
     if spa_against not in ("benchmark", "cash"):
         raise UsageError(f"--spa-against {spa_against!r} is unknown", "use benchmark or cash")
     if seed < 0:

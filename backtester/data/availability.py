@@ -15,6 +15,7 @@ value; ``available_on`` is the first NYSE session whose close comes after the re
 | utc_bar | BTC-USD | Yahoo's bar dated D closes 00:00 UTC on D+1 (20:00 ET on D) | first session on or after D+1 |
 | close_next | GC_F, DX-Y_NYB | their close comes after 16:00 ET | next session strictly after |
 | fixing | LBMA_GOLD | 15:00 London (10:00 ET) | first session on or after |
+| lag:N | user series declared ``--available lag:Nd`` | t + N calendar days | first session on or after |
 
 Every rule is monotone in t, so ``available_on`` never decreases with the observation date.
 Rows may carry their own ``published_on`` (ALFRED first-release vintages for GDP): then it is used.
@@ -60,6 +61,8 @@ def published_on(spec: SeriesSpec, dates) -> np.ndarray:
         return d
     if rule == "utc_bar":
         return d + DAY
+    if rule.startswith("lag:"):
+        return d + int(rule[4:]) * DAY
     raise ValueError(f"unknown availability rule {rule!r} for {spec.id}")
 
 
@@ -67,7 +70,7 @@ def available_on(spec: SeriesSpec, published: np.ndarray, dates=None) -> np.ndar
     p = _dt(published)
     if spec.rule in ("h41", "h10_weekly", "monthly", "dts", "close_next"):
         return next_session(p, strictly_after=True)
-    if spec.rule in ("next_bday", "gdp", "close", "fixing", "utc_bar"):
+    if spec.rule in ("next_bday", "gdp", "close", "fixing", "utc_bar") or spec.rule.startswith("lag:"):
         return next_session(p, strictly_after=False)
     raise ValueError(f"unknown availability rule {spec.rule!r} for {spec.id}")
 

@@ -87,3 +87,22 @@ def session_on_or_before(date) -> pd.Timestamp | None:
     s = _nyse_sessions()
     pos = s.searchsorted(pd.Timestamp(date), side="right") - 1
     return None if pos < 0 else s[pos]
+
+
+@lru_cache(maxsize=8)
+def exchange_sessions(name: str) -> pd.DatetimeIndex:
+    """Sessions of an ``exchange_calendars`` calendar (XNYS, CMES, XLON, ...) from 1950 (or the calendar's
+    own first date) to its last (about a year ahead)."""
+    import warnings
+
+    import exchange_calendars as xc
+
+    if name == "XNYS":
+        return _nyse_sessions()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cal = xc.get_calendar(name, start=FIRST)
+        except Exception:  # noqa: BLE001 - a calendar with a later lower bound: from that bound
+            cal = xc.get_calendar(name, start=xc.get_calendar(name).__class__.bound_min())
+    return pd.DatetimeIndex(cal.sessions.tz_localize(None).astype("datetime64[ns]"), name="date")

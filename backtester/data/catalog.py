@@ -35,6 +35,11 @@ class SeriesSpec:
     min_value: float | None = 0.0  # values below are impossible (None: no bound, e.g. spreads)
     empty_as_zero_before: str | None = None  # empty rows before this date mean zero, not missing
     note: str = ""
+    # prices only: nyse | crypto (trades every day) | CMES | XLON (exchange_calendars) | weekdays
+    # (validate.check_calendar refuses prices dated on days the calendar is closed)
+    calendar: str = "nyse"
+    asset_class: str = ""  # holdable prices: equity (ETF/equity) | crypto | other -- picks the default costs
+    user: bool = False  # declared by the user (``hedge data add``), stored with its declaration
 
 
 def _fred(id, title, units, freq, meaning, rule, stale, **kw) -> SeriesSpec:
@@ -42,9 +47,21 @@ def _fred(id, title, units, freq, meaning, rule, stale, **kw) -> SeriesSpec:
 
 
 def _px(id, ticker, title, units, meaning, rule, stale, path=None, source="yahoo", **kw) -> SeriesSpec:
+    if kw.get("holdable"):
+        kw.setdefault("asset_class", "equity")
     return SeriesSpec(
         id, title, source, ticker, path or f"prices/{id}.csv", "price", units, "daily", meaning, rule, stale, **kw
     )
+
+
+def _etf(id, title, **kw) -> SeriesSpec:
+    return _px(id, id, title, "USD/share", "NYSE session close", "close", 10, holdable=True, **kw)
+
+
+def _crypto(id, title, **kw) -> SeriesSpec:
+    meaning = "UTC day (bar closes 00:00 UTC next day)"
+    kw.update(holdable=True, calendar="crypto", asset_class="crypto")
+    return _px(id, id, title, "USD", meaning, "utc_bar", 5, **kw)
 
 
 _H41 = "Wednesday level (H.4.1)"
@@ -66,7 +83,25 @@ CATALOG: dict[str, SeriesSpec] = {
             core=True,
         ),
         _fred(
-            "WTREGEN", "Treasury General Account (H.4.1)", "USD millions", "weekly", _H41, "h41", 21, to_billions=1e-3
+            "WTREGEN",
+            "Treasury General Account, week average (H.4.1)",
+            "USD millions",
+            "weekly",
+            "average of the 7 days ending Wednesday (H.4.1)",
+            "h41",
+            21,
+            to_billions=1e-3,
+        ),
+        _fred(
+            "WDTGAL",
+            "Treasury General Account, Wednesday level (H.4.1)",
+            "USD millions",
+            "weekly",
+            _H41,
+            "h41",
+            21,
+            to_billions=1e-3,
+            note="the Wednesday level used by net liquidity; WTREGEN is the week average",
         ),
         _fred(
             "RRPONTSYD",
@@ -85,6 +120,16 @@ CATALOG: dict[str, SeriesSpec] = {
         _fred("EFFR", "Effective federal funds rate", "percent", "daily", _BDAY, "next_bday", 10, core=True),
         _fred("DFF", "Fed funds effective (7-day)", "percent", "daily-7", "calendar day", "next_bday", 10, core=True),
         _fred("IORB", "Interest on reserve balances", "percent", "daily-7", "calendar day", "next_bday", 10),
+        _fred(
+            "IOER",
+            "Interest on excess reserves (IORB's predecessor)",
+            "percent",
+            "daily-7",
+            "calendar day",
+            "next_bday",
+            10,
+            note="discontinued 2021-07-28; IORB continues it from 2021-07-29",
+        ),
         _fred("GDP", "Nominal GDP (SAAR)", "USD billions", "quarterly", "quarter start", "gdp", 320, to_billions=1.0),
         _fred("DGS10", "10-year Treasury yield", "percent", "daily", _BDAY, "next_bday", 10),
         _fred("DGS2", "2-year Treasury yield", "percent", "daily", _BDAY, "next_bday", 10),
@@ -125,16 +170,11 @@ CATALOG: dict[str, SeriesSpec] = {
             to_billions=1e-3,
             note="Treasury accounting, differs from H.4.1 WTREGEN by ~$20bn typically: never spliced with it",
         ),
-        _px(
-            "BTC-USD",
-            "BTC-USD",
-            "Bitcoin (Yahoo)",
-            "USD",
-            "UTC day (bar closes 00:00 UTC next day)",
-            "utc_bar",
-            5,
-            holdable=True,
-            core=True,
+        _crypto("BTC-USD", "Bitcoin (Yahoo)", core=True),
+        _crypto(
+            "ETH-USD",
+            "Ether (Yahoo)",
+            note="suspect row 2026-03-27 (close 1980.40, probably an intraday snapshot; see MANIFEST.md)",
         ),
         _px(
             "GLD",
@@ -156,6 +196,7 @@ CATALOG: dict[str, SeriesSpec] = {
             "close_next",
             10,
             note="continuous contract with roll jumps: a signal input, not holdable",
+            calendar="CMES",
         ),
         _px(
             "LBMA_GOLD",
@@ -168,7 +209,9 @@ CATALOG: dict[str, SeriesSpec] = {
             path="prices/XAUUSD_LBMA_PM.csv",
             source="lbma",
             holdable=True,
+            asset_class="other",
             note="a fixing, not a tradable close: a labelled proxy for gold",
+            calendar="XLON",
         ),
         _px("SPY", "SPY", "SPDR S&P 500 ETF (adjusted)", "USD/share", "NYSE session close", "close", 10, holdable=True),
         _px("QQQ", "QQQ", "Invesco QQQ (adjusted)", "USD/share", "NYSE session close", "close", 10, holdable=True),
@@ -192,7 +235,20 @@ CATALOG: dict[str, SeriesSpec] = {
             10,
             holdable=True,
         ),
-        _px("DX-Y_NYB", "DX-Y.NYB", "ICE US dollar index", "index", "ICE session (closes 17:00 ET)", "close_next", 10),
+        _etf("SLV", "iShares Silver Trust"),
+        _etf("UUP", "Invesco DB US Dollar Index Bullish (adjusted)"),
+        _etf("BIL", "SPDR 1-3 Month T-Bill ETF (adjusted)", note="ends 2025-12-08 in the snapshot (see MANIFEST.md)"),
+        _etf("SGOV", "iShares 0-3 Month Treasury ETF (adjusted)", note="ends 2025-12-19 in the snapshot"),
+        _px(
+            "DX-Y_NYB",
+            "DX-Y.NYB",
+            "ICE US dollar index",
+            "index",
+            "ICE session (closes 17:00 ET)",
+            "close_next",
+            10,
+            calendar="weekdays",
+        ),  # fmt: skip
     ]
 }
 

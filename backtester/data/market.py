@@ -36,8 +36,13 @@ DAY_COUNT = 360.0
 LATE_CLOSE = frozenset({"BTC-USD"})
 
 
-def check_holdable(assets) -> list[str]:
-    """The requested assets, deduplicated and in order, after checking each is holdable."""
+def check_holdable(assets, store=None, *, user_ok: bool = False) -> list[str]:
+    """The requested assets, deduplicated and in order, after checking each is holdable.
+
+    With ``store``, the user's declared price series in it are holdable too (``hedge data add``);
+    ``user_ok`` accepts any id outside the catalog as a user price (the engine, whose prices come from
+    ``load_prices``, which checked them against the store)."""
+    user = set(_user_prices(store))
     out: list[str] = []
     for a in assets:
         a = str(a)
@@ -47,21 +52,40 @@ def check_holdable(assets) -> list[str]:
                 f"{a} is not holdable ({spec.note or spec.title})",
                 f"hold one of: {', '.join(catalog.HOLDABLE)}",
             )
-        if a not in catalog.HOLDABLE:
-            raise UsageError(f"unknown asset {a!r}", f"hold one of: {', '.join(catalog.HOLDABLE)}")
+        if store is not None and hasattr(store, "user_specs") and a in store.user_specs() and a not in user:
+            raise UsageError(f"{a} is a user series, not a price: not holdable", "declare prices with --kind price")
+        if a not in catalog.HOLDABLE and a not in user and not (user_ok and a not in catalog.CATALOG):
+            from .declared import unknown_asset
+
+            raise unknown_asset(a)
         if a not in out:
             out.append(a)
     return out
 
 
 def holdable_assets(store) -> list[str]:
-    """Every asset a strategy may hold that has prices in ``store`` (CASH excluded), in catalog order.
+    """Every asset a strategy may hold that has prices in ``store`` (CASH excluded): the built-ins in
+    catalog order, then the user's declared price series (``hedge data add``) in id order.
 
-    The one list that price features, strategy validation and benchmarks use; issue 12 extends it to
-    the user's declared price series.
-    """
+    The one list that price features, strategy validation and benchmarks use."""
     have = set(store.ids())
-    return [a for a in catalog.HOLDABLE if a != CASH and a in have]
+    return [a for a in catalog.HOLDABLE if a != CASH and a in have] + _user_prices(store)
+
+
+def _user_prices(store) -> list[str]:
+    """The user's declared price series in ``store`` (any object with ``ids``/``read`` has none)."""
+    if store is None or not hasattr(store, "user_specs"):
+        return []
+    return [sid for sid, spec in store.user_specs().items() if spec.holdable]
+
+
+def resolve_asset(name: str) -> str:
+    """A user-typed asset name -> its id: case-insensitive, ``btc`` -> BTC-USD, ``eth`` -> ETH-USD,
+    ``gc=f`` style '=' -> '_'. Unknown names come back canonicalised (``check_holdable`` names them)."""
+    from .declared import canonical_id
+
+    sid = canonical_id(name)
+    return {"BTC": "BTC-USD", "ETH": "ETH-USD"}.get(sid, sid)
 
 
 def cash_index(dff: pd.Series, sessions) -> pd.Series:
@@ -108,7 +132,7 @@ def closes(store, asset: str) -> pd.Series:
 
 def load_prices(store, assets, start=None, end=None) -> tuple[pd.DataFrame, list[str]]:
     """Closes of ``assets`` and ``CASH`` on NYSE sessions in [start, end]; returns (prices, notes)."""
-    wanted = [a for a in check_holdable(assets) if a != CASH]
+    wanted = [a for a in check_holdable(assets, store) if a != CASH]
     notes: list[str] = []
     by_asset = {a: closes(store, a) for a in wanted}
     dff_frame = store.read("DFF")

@@ -28,7 +28,11 @@ def merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([keep[[c for c in cols if c in keep.columns]], new[cols]], ignore_index=True)
 
 
-def pull_series(store: Store, specs: list[SeriesSpec], since=None, progress=None, fetch=None) -> list[dict]:
+def pull_series(
+    store: Store, specs: list[SeriesSpec], since=None, progress=None, fetch=None, declarations=None
+) -> list[dict]:
+    """``declarations``: id -> declaration (``declared.declare``) of user series pulled for the first time."""
+    declarations = declarations or {}
     if fetch is None:
         from .sources import fetch
     staged, results = [], []
@@ -63,7 +67,9 @@ def pull_series(store: Store, specs: list[SeriesSpec], since=None, progress=None
         if progress:
             progress(spec.id)
     fetched_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with store.lock():
+    with store.lock(), store.transaction():  # every series or none
         for spec, frame in staged:
-            store.write(spec.id, frame, source=spec.source, fetched_at=fetched_at)
+            store.write(
+                spec.id, frame, source=spec.source, fetched_at=fetched_at, declaration=declarations.get(spec.id)
+            )
     return results

@@ -54,6 +54,8 @@ def read_csv(spec: SeriesSpec, path: Path) -> pd.DataFrame:
         header[0] = "date"
     if spec.kind == "macro" and len(header) == 2 and header[1] == spec.source_id:
         header[1] = "value"
+    if spec.user and spec.kind == "price" and header != want:
+        want = _user_price_header(header, want, name, spec)
     if header != want:
         raise DataError(f"{name}: header is {','.join(header)!r}, expected {','.join(want)!r} for {spec.id}", _FIX)
     body = rows[1:]
@@ -90,7 +92,22 @@ def read_csv(spec: SeriesSpec, path: Path) -> pd.DataFrame:
                 raise DataError(f"{name}: line {i + 2} {col} {s!r} is not a finite number", _FIX)
         data[col] = vals
     frame = pd.DataFrame(data)
-    return clean(spec, frame, name)
+    for col in expected_columns(spec)[1:]:  # a user price file may omit open/high/low/adj_close/volume
+        if col not in frame:
+            frame[col] = np.nan
+    return clean(spec, frame[list(expected_columns(spec))], name)
+
+
+def _user_price_header(header: list[str], full: list[str], name: str, spec: SeriesSpec) -> list[str]:
+    """A user price file: ``date,close`` at least, any of the other price columns, in any order."""
+    ok = header[:1] == ["date"] and "close" in header and len(set(header)) == len(header)
+    if ok and set(header) <= set(full):
+        return header
+    raise DataError(
+        f"{name}: header is {','.join(header)!r}; a price file for {spec.id} needs date,close"
+        f" (optional: {','.join(c for c in full[1:] if c != 'close')})",
+        "rename the columns; the store was not changed",
+    )
 
 
 def clean(spec: SeriesSpec, frame: pd.DataFrame, name: str | None = None) -> pd.DataFrame:
@@ -125,7 +142,60 @@ def clean(spec: SeriesSpec, frame: pd.DataFrame, name: str | None = None) -> pd.
                 _FIX,
             )
     check_unit_break(spec, out["date"], v, name)
+    warned = check_calendar(spec, out["date"], name)
+    if warned:
+        out.attrs["warnings"] = warned
     return out
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Off-calendar weekdays tolerated (warned about by count) for prices whose calendar is not their own
+# listing venue's close (a futures feed, a London fixing): at most this many, or 1 per 1,000 rows.
+# Weekend rows are never tolerated, nor any off-session row of an NYSE-listed price.
+CALENDAR_TOLERANCE = 3
+_EXCHANGE = {"XNYS": "NYSE", "CMES": "CME/COMEX", "XLON": "London"}
+
+
+def check_calendar(spec: SeriesSpec, dates, name: str) -> list[str]:
+    """Prices dated on days their exchange was closed make every return around them wrong (a file whose
+    dates are all shifted by a day, the usual time-zone export bug, has one on every Saturday or Sunday).
+    ``spec.calendar``: ``24/7`` (crypto: any day), ``weekdays`` (no Saturday/Sunday), or an exchange
+    calendar (``XNYS`` strict; ``CMES``/``XLON`` weekday holidays tolerated up to ``CALENDAR_TOLERANCE``,
+    warned about by count). Raises DataError at the first bad date; returns the warnings."""
+    cal = {"nyse": "XNYS", "crypto": "24/7"}.get(getattr(spec, "calendar", None), getattr(spec, "calendar", None))
+    if spec.kind != "price" or cal in (None, "24/7"):
+        return []
+    d = pd.DatetimeIndex(dates)
+    if d.empty:
+        return []
+    fix = "check the file's dates (shifted by a time zone?) against the exchange calendar; the store was not changed"
+    weekend = d.day_of_week >= 5
+    if weekend.any():
+        i = int(np.argmax(weekend))
+        raise DataError(
+            f"{name}: {spec.id} has a price dated {d[i].date()}, a {WEEKDAY_NAMES[d[i].day_of_week]}, when its "
+            f"market is closed ({int(weekend.sum())} weekend row(s) in all)",
+            fix,
+        )
+    if cal == "weekdays":
+        return []
+    from .calendar import exchange_sessions
+
+    sessions = exchange_sessions(cal)
+    inside = (d >= sessions[0]) & (d <= sessions[-1])
+    off = inside & ~d.isin(sessions)
+    n = int(off.sum())
+    if not n:
+        return []
+    first = d[int(np.argmax(off))].date()
+    where = f"{cal} ({_EXCHANGE.get(cal, cal)})"
+    allowed = 0 if cal == "XNYS" else max(CALENDAR_TOLERANCE, len(d) // 1000)
+    if n > allowed:
+        raise DataError(
+            f"{name}: {spec.id} has a price dated {first}, not a session of {where} ({n} such row(s) in all)",
+            fix,
+        )
+    return [f"{name}: {n} {spec.id} row(s) dated on days that are not {where} sessions (first {first}); kept"]
 
 
 def check_unit_break(spec: SeriesSpec, dates: pd.Series, v: np.ndarray, name: str) -> None:

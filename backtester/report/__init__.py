@@ -89,12 +89,13 @@ def _chart(name: str, svg: str) -> str:
 def render_report(run, title: str | None = None) -> str:
     """The tearsheet of a loaded run (``load.load_saved_run``) as one HTML string."""
     from ..data.fomc import events as fomc_events
+    from ..inert import bidi_escape
     from . import panels as P
     from . import tables as T
     from .tearsheet import PANELS_MARK, quantstats_page, quiet
 
-    names = (run.strategy_name, run.benchmark_name)
-    title = title if title else f"{names[0]} vs {names[1]}"
+    names = (bidi_escape(run.strategy_name), bidi_escape(run.benchmark_name))  # also inside the charts' SVG
+    title = bidi_escape(title) if title else f"{names[0]} vs {names[1]}"
     v = _versions()
     header = (
         f"{esc(names[0])} vs {esc(names[1])} &bull; run {esc(run.run_id)} &bull; 252 periods/year &bull; "
@@ -174,6 +175,21 @@ def render_report(run, title: str | None = None) -> str:
     return page.replace(PANELS_MARK, "\n".join(parts), 1)
 
 
+MIN_DAYS = 20  # sessions of returns: below a month QuantStats' monthly and yearly panels say nothing
+
+
+def check_window(run) -> None:
+    """A run too short for a tearsheet is a usage error that says so (its saved files stay)."""
+    from ..errors import UsageError
+
+    n = len(run.returns)
+    if n < MIN_DAYS:
+        raise UsageError(
+            f"run {run.run_id} has {n} day(s) of returns, too few for a tearsheet (at least {MIN_DAYS})",
+            "widen the window (--start/--end); the run itself is saved",
+        )
+
+
 def _walkforward_section(run, P, T) -> str:
     """A walk-forward run's windows (table) and the stability of its chosen parameters (chart); else ""."""
     wf = run.manifest.get("walkforward") or {}
@@ -202,7 +218,15 @@ def write_report(run_dir, title: str | None = None, progress=None) -> Path:
     progress = ensure(progress)
     progress.stage("writing the tearsheet (QuantStats)")
     run_dir = Path(run_dir)
+    if run_dir.is_symlink():
+        from ..errors import DataError
+
+        raise DataError(
+            f"{run_dir} is a symbolic link, not a run folder",
+            f"remove it (rm {run_dir}) and save the run again; hedge never writes through links",
+        )
     run = load_saved_run(run_dir)
+    check_window(run)
     path = atomic_write_text(run_dir / TEARSHEET, render_report(run, title))
     progress.stage("updating the reports index")
     write_index(run_dir.parent)

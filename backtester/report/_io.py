@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 import html
-import os
 import re
-import tempfile
 from pathlib import Path
-
-from ..errors import DataError
 
 
 def esc(text) -> str:
-    """User text as HTML text: never markup, never a template placeholder (QuantStats fills ``{{...}}``)."""
-    return html.escape(str(text), quote=True).replace("{", "&#123;").replace("}", "&#125;")
+    """User text as HTML text: never markup, never a template placeholder (QuantStats fills ``{{...}}``),
+    direction-control characters shown as escapes (``inert.bidi_escape``)."""
+    from ..inert import bidi_escape
+
+    return html.escape(bidi_escape(text), quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temp file in the same folder and a rename: all or nothing."""
+    from ..fsutil import atomic_output
+
     path = Path(path)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        raise DataError(
-            f"cannot write {path} ({e.strerror or e})",
-            "pass a writable reports_dir or fix the folder's permissions",
-            param="reports_dir",
-        ) from None
+    fix = "pass a writable reports_dir, fix the folder's permissions or free disk space"
+    with atomic_output(path, fix, param="reports_dir") as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

@@ -257,6 +257,9 @@ def _png(f: pd.DataFrame, path: Path, ev) -> None:
         fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8)
         fig.suptitle(f"Liquidity signals {f.index[0].date()} - {f.index[-1].date()}")
         fig.tight_layout(rect=(0, 0.03, 1, 0.98))
-        fig.savefig(path, dpi=110)
+        from ..fsutil import atomic_output
+
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UsageError
+from ..paths import check_run_id
 from ._io import atomic_write_text, esc
 from .load import read_manifest
 
@@ -24,10 +25,7 @@ ROWS = [
 def check_ids(run_ids: list[str]) -> list[str]:
     ids = list(dict.fromkeys(run_ids))
     for rid in ids:
-        if not rid or rid.startswith(".") or "/" in rid or "\\" in rid:
-            raise UsageError(
-                f"{rid!r} is not a run id", "give run ids as printed by `hedge backtest` or listed in index.html"
-            )
+        check_run_id(rid)
     if len(ids) < 2:
         raise UsageError("compare needs at least two different runs", "give two or more run ids")
     return ids
@@ -180,6 +178,7 @@ def equity_chart(runs: list[dict], rebased: bool = True) -> str:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
+    from ..inert import bidi_escape
     from .panels import OOS_START, _rc, _svg, drawdown
     from .tearsheet import quiet
 
@@ -190,7 +189,7 @@ def equity_chart(runs: list[dict], rebased: bool = True) -> str:
         for i, r in enumerate(runs):
             ret = r["window_returns"]
             style = dict(color=f"C{i % 10}", ls=STYLES[i % len(STYLES)], lw=1.1)
-            label = f"{r['summary'].get('strategy_name')} ({r['run_id']})"
+            label = bidi_escape(f"{r['summary'].get('strategy_name')} ({r['run_id']})")
             x = ret["strategy"].fillna(0.0)
             ax.plot(ret.index, (1 + x).cumprod(), label=label, **style)
             dd.plot(ret.index, 100 * drawdown(x), **style)
@@ -198,7 +197,9 @@ def equity_chart(runs: list[dict], rebased: bool = True) -> str:
             if key not in seen:
                 seen[key] = len(seen)
                 bstyle = dict(color="#555555", ls=STYLES[(len(seen) - 1) % len(STYLES)], lw=0.8, alpha=0.8)
-                blabel = f"benchmark {key[0]}" + ("" if rebased else f" ({key[1].date()} .. {key[2].date()})")
+                blabel = bidi_escape(
+                    f"benchmark {key[0]}" + ("" if rebased else f" ({key[1].date()} .. {key[2].date()})")
+                )
                 b = ret["benchmark"].fillna(0.0)
                 ax.plot(ret.index, (1 + b).cumprod(), label=blabel, **bstyle)
                 dd.plot(ret.index, 100 * drawdown(b), **bstyle)
@@ -234,7 +235,7 @@ def _frame_html(df: pd.DataFrame, fmt, cls: str, corner: str) -> str:
 
 
 def render(runs: list[dict], title: str | None = None, window: dict | None = None) -> str:
-    from .index import PAGE
+    from .index import PAGE, href
 
     if "strategy" not in runs[0]:
         window = align(runs, full=True)
@@ -242,7 +243,7 @@ def render(runs: list[dict], title: str | None = None, window: dict | None = Non
     head = (
         "<tr><th>metric</th>"
         + "".join(
-            f'<th><a href="{esc(r["run_id"])}/{"tearsheet.html" if r.get("tearsheet") else "run.json"}">'
+            f'<th><a href="{esc(href(r["run_id"], "tearsheet.html" if r.get("tearsheet") else "run.json"))}">'
             f"{esc(r['summary'].get('strategy_name'))}</a><br><small>{esc(r['run_id'])}</small></th>"
             for r in runs
         )

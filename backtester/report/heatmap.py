@@ -78,7 +78,10 @@ def _html(m: pd.DataFrame, x, y, path: Path, title, sub, metric, center=None) ->
         template="plotly_white",
         plot_bgcolor="#dddddd",  # invalid cells show grey behind their label
     )
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    from ..fsutil import atomic_output
+
+    with atomic_output(path) as tmp:
+        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True, config={"displaylogo": False})
 
 
 def _png(m: pd.DataFrame, x, y, path: Path, title, sub, center=None) -> None:
@@ -112,5 +115,10 @@ def _png(m: pd.DataFrame, x, y, path: Path, title, sub, center=None) -> None:
     fig.colorbar(im, ax=ax)
     ax.set_title(f"{title}\n{sub}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from ..fsutil import atomic_output
+
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)

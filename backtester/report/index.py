@@ -33,36 +33,65 @@ def _num(v) -> str:
     return "-" if not isinstance(v, int | float) else f"{v:.2f}"
 
 
-def runs(reports_dir: Path) -> list[dict]:
-    """Every saved run folder under ``reports_dir`` (newest first) with its summary."""
-    out = []
-    for d in Path(reports_dir).iterdir() if Path(reports_dir).is_dir() else ():
-        if d.name.startswith(".") or not (d / "run.json").is_file():
+def href(*parts: str) -> str:
+    """A link inside the reports folder: ``./`` + percent-encoded path parts, so no run id or file name
+    can make it a ``javascript:`` (or any other scheme) link or leave the folder."""
+    from urllib.parse import quote
+
+    return "./" + "/".join(quote(p, safe="") for p in parts)
+
+
+def scan(reports_dir: Path) -> tuple[list[dict], list[dict]]:
+    """(every saved run folder under ``reports_dir`` with its summary, newest first; the folders that look
+    like runs but cannot be read, each ``{"run_id", "why"}``). A broken folder never breaks the index."""
+    from ..paths import check_run_id
+
+    out, broken = [], []
+    root = Path(reports_dir)
+    for d in sorted(root.iterdir()) if root.is_dir() else ():
+        if d.name.startswith(".") or not (d / "run.json").exists():
             continue
         try:
+            check_run_id(d.name)
+            if d.is_symlink():
+                raise ValueError("a symbolic link, not a run folder")
             man = json.loads((d / "run.json").read_text())
             mtime = (d / "run.json").stat().st_mtime
-        except (OSError, ValueError):
-            continue
-        s = man.get("summary") or {}
-        out.append(
-            {
-                "run_id": d.name,
-                "strategy": s.get("strategy_name") or (man.get("spec") or {}).get("strategy"),
-                "benchmark": s.get("benchmark_name"),
-                "params": s.get("params") or {},
-                "start": (s.get("period") or {}).get("start"),
-                "end": (s.get("period") or {}).get("end"),
-                "metrics": s.get("strategy") or {},
-                "bench_metrics": s.get("benchmark") or {},
-                "tearsheet": (d / "tearsheet.html").is_file(),
-                "title": _page_title(d / "tearsheet.html"),
-                "options": key_options(man.get("spec") or {}),
-                "saved": _dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M"),
-                "mtime": mtime,
-            }
-        )
-    return sorted(out, key=lambda r: (-r["mtime"], r["run_id"]))
+            if not isinstance(man, dict):
+                raise ValueError("run.json is not an object")
+            s = man.get("summary") or {}
+            spec = man.get("spec") or {}
+            if not isinstance(s, dict) or not isinstance(spec, dict):
+                raise ValueError("run.json has no summary")
+            period, metrics, bench = (s.get(k) or {} for k in ("period", "strategy", "benchmark"))
+            if not all(isinstance(x, dict) for x in (period, metrics, bench, s.get("params") or {})):
+                raise ValueError("run.json summary is malformed")
+            out.append(
+                {
+                    "run_id": d.name,
+                    "strategy": s.get("strategy_name") or spec.get("strategy"),
+                    "benchmark": s.get("benchmark_name"),
+                    "params": s.get("params") or {},
+                    "start": period.get("start"),
+                    "end": period.get("end"),
+                    "metrics": metrics,
+                    "bench_metrics": bench,
+                    "tearsheet": (d / "tearsheet.html").is_file(),
+                    "title": _page_title(d / "tearsheet.html"),
+                    "options": key_options(spec),
+                    "saved": _dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M"),
+                    "mtime": mtime,
+                }
+            )
+        except Exception as e:  # noqa: BLE001 - any unreadable folder is skipped and named
+            why = e.what if hasattr(e, "what") else f"{type(e).__name__}: {e}"
+            broken.append({"run_id": d.name, "why": " ".join(str(why).split())[:200]})
+    return sorted(out, key=lambda r: (-r["mtime"], r["run_id"])), broken
+
+
+def runs(reports_dir: Path) -> list[dict]:
+    """Every readable saved run folder under ``reports_dir`` (newest first) with its summary."""
+    return scan(reports_dir)[0]
 
 
 DEFAULT_OPTIONS = {"fees_bp": None, "slippage_bp": None, "exec_lag": 1, "rebalance": "change", "vol_target": None,
@@ -100,11 +129,13 @@ def _page_title(path: Path) -> str | None:
 
 def render_index(reports_dir: Path) -> str:
     rows = []
-    for r in runs(reports_dir):
+    good, broken = scan(reports_dir)
+    for r in good:
         rid = esc(r["run_id"])
+        link_to = lambda name, rid=r["run_id"]: esc(href(rid, name))  # noqa: E731
         m, b = r["metrics"], r["bench_metrics"]
         link = (
-            f'<a href="{rid}/tearsheet.html">tearsheet</a>'
+            f'<a href="{link_to("tearsheet.html")}">tearsheet</a>'
             if r["tearsheet"]
             else f'<span title="hedge report {rid}">no tearsheet (hedge report {rid})</span>'
         )
@@ -119,8 +150,8 @@ def render_index(reports_dir: Path) -> str:
             f'<td class="l">{esc(r["benchmark"])}</td><td>{esc(r["start"])} .. {esc(r["end"])}</td>'
             f"<td>{_pct(m.get('cagr'))}</td><td>{_num(m.get('sharpe'))}</td><td>{_pct(m.get('max_drawdown'))}</td>"
             f"<td>{_pct(b.get('cagr'))}</td><td>{_num(b.get('sharpe'))}</td><td>{_pct(b.get('max_drawdown'))}</td>"
-            f'<td class="l">{link} &middot; <a href="{rid}/run.json">run.json</a> &middot; '
-            f'<a href="{rid}/returns.csv">returns.csv</a></td><td>{esc(r["saved"])}</td></tr>'
+            f'<td class="l">{link} &middot; <a href="{link_to("run.json")}">run.json</a> &middot; '
+            f'<a href="{link_to("returns.csv")}">returns.csv</a></td><td>{esc(r["saved"])}</td></tr>'
         )
     head = (
         "<tr><th>strategy</th><th>run</th><th>benchmark</th><th>period</th><th>CAGR</th><th>Sharpe</th>"
@@ -131,7 +162,7 @@ def render_index(reports_dir: Path) -> str:
     comps = sorted(Path(reports_dir).glob("compare-*.html"), key=lambda p: -p.stat().st_mtime)
     comp = (
         "<h2>Comparisons</h2><ul>"
-        + "".join(f'<li><a href="{esc(p.name)}">{esc(p.name)}</a></li>' for p in comps)
+        + "".join(f'<li><a href="{esc(href(p.name))}">{esc(p.name)}</a></li>' for p in comps)
         + "</ul>"
         if comps
         else ""
@@ -142,10 +173,21 @@ def render_index(reports_dir: Path) -> str:
         "Rebuilt by <code>hedge report RUN_ID</code> and <code>hedge backtest ... --report</code>.</p>"
         + (table if rows else "<p>No saved runs yet: run <code>hedge backtest STRATEGY --report</code>.</p>")
         + comp
+        + (
+            "<h2>Skipped folders</h2><p>These folders hold a run.json that cannot be read; rerun their backtest "
+            "or remove them.</p><ul>"
+            + "".join(f"<li>{esc(b['run_id'])}: {esc(b['why'])}</li>" for b in broken)
+            + "</ul>"
+            if broken
+            else ""
+        )
     )
     return PAGE.format(title="Backtest runs", body=body)
 
 
 def write_index(reports_dir) -> Path:
+    from ..fsutil import clean_stale
+
     reports_dir = Path(reports_dir)
+    clean_stale(reports_dir)  # temp files and folders of killed saves and page writes
     return atomic_write_text(reports_dir / "index.html", render_index(reports_dir))

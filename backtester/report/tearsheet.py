@@ -66,7 +66,8 @@ def qs_stats(strategy: pd.Series, cash: pd.Series) -> dict:
 
 @contextlib.contextmanager
 def quiet():
-    """No font-warning flood, no pandas/matplotlib warnings on the terminal, figures closed afterwards."""
+    """No font-warning flood, no pandas/matplotlib warnings on the terminal, figures closed afterwards;
+    SVG ids from a fixed salt (QuantStats' charts too), so the same run gives a byte-identical page."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,7 +75,7 @@ def quiet():
     level = fm.level
     fm.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), matplotlib.rc_context({"svg.hashsalt": "liquidity-hedge"}):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -203,8 +204,11 @@ def quantstats_page(run, title: str, header: str, nav: str, css: str) -> str:
     from ..metrics import PERIODS
 
     r = run.returns
-    strategy = r["strategy"].astype(float).rename(run.strategy_name)
-    bench = r["benchmark"].astype(float).fillna(0.0).rename(run.benchmark_name)
+    from ..inert import bidi_escape
+
+    sname, bname = bidi_escape(run.strategy_name), bidi_escape(run.benchmark_name)  # shown in the charts too
+    strategy = r["strategy"].astype(float).rename(sname)
+    bench = r["benchmark"].astype(float).fillna(0.0).rename(bname)
     cash_total = float((1.0 + r["cash"].astype(float)).prod() - 1.0)
     with quiet(), _qs_fixes(cash_total), tempfile.TemporaryDirectory(prefix="hedge-qs-") as tmp:
         import quantstats as qs
@@ -221,8 +225,8 @@ def quantstats_page(run, title: str, header: str, nav: str, css: str) -> str:
             output=str(out),
             template_path=str(tpl),
             match_dates=False,  # keep every session (QuantStats would cut leading zero returns)
-            strategy_title=run.strategy_name,
-            benchmark_title=run.benchmark_name,
+            strategy_title=sname,
+            benchmark_title=bname,
         )
         page = out.read_text(encoding="utf-8")
     return re.sub(r"<svg\b.*?</svg>", lambda m: inline_svg(m.group(0)), _strip_prologues(page), flags=re.S)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError, UsageError
+from ..errors import UsageError
 from ..research.thesis import Thesis
 from .panels import ASSET_COLORS
 
@@ -314,11 +314,8 @@ def render(t: Thesis) -> str:
 def write_page(t: Thesis, path: str | Path) -> str:
     p = check_html_path(path)
     text = render(t)
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
+    from ..fsutil import atomic_output
+
+    with atomic_output(p, "choose a writable html path", param="html") as tmp:
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(p)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write {p} ({e.strerror})", "choose a writable html path", param="html") from None
     return str(p)

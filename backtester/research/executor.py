@@ -134,6 +134,9 @@ class DaskExecutor:
         self.close()
 
 
+MAX_WORKERS = 64  # local worker processes: each holds a copy of the inputs
+
+
 def check(executor: str = "local", scheduler: str | None = None, workers: int | None = None) -> None:
     """The checks on ``executor``, ``scheduler`` and ``workers`` (UsageError naming them), before any work."""
     if executor not in EXECUTORS:
@@ -144,6 +147,12 @@ def check(executor: str = "local", scheduler: str | None = None, workers: int | 
         )
     if workers is not None and workers < 1:
         raise UsageError(f"workers {workers} is below 1", "e.g. workers 2", param="workers")
+    if workers is not None and workers > MAX_WORKERS:
+        raise UsageError(
+            f"workers {workers} is above {MAX_WORKERS} (local processes)",
+            "use scheduler for a larger cluster",
+            param=("workers", "scheduler"),
+        )
     if scheduler and workers:
         raise UsageError(
             "workers starts a local cluster; scheduler connects to one",

@@ -15,7 +15,7 @@ from ._fomc import event_columns
 from .definitions import KEYS, LABELS, SignalConfig
 from .prices import known_closes
 
-INPUTS = ("WALCL", "WRESBAL", "WTREGEN", "RRPONTSYD", "SOFR", "EFFR", "IORB", "GDP")
+INPUTS = ("WALCL", "WRESBAL", "WDTGAL", "WTREGEN", "RRPONTSYD", "SOFR", "EFFR", "IORB", "IOER", "GDP")
 FRAME_START = pd.Timestamp("2002-12-18")  # FRED's H.4.1 series (millions) start here
 SUFFIXES = ("__obs", "__avail", "__reason")
 TEXT_COLUMNS = ("last_event_label", "liquidity_stress_unknown_inputs")
@@ -116,6 +116,7 @@ def _cut(frame: pd.DataFrame, start, end) -> pd.DataFrame:
 def _compute(store, config, events, end) -> pd.DataFrame:
     cfg = config or SignalConfig()
     inputs = {sid: nv.load(store, sid) for sid in INPUTS}
+    inputs["IORB"] = nv.splice_before(inputs["IOER"], inputs["IORB"])  # the rate on reserves: IOER, then IORB
     dd, data_end = _sessions(inputs, end)
     out = _Out(dd, {sid: nv.status(inp, dd) for sid, inp in inputs.items()})
 
@@ -279,8 +280,10 @@ def _spreads(out: _Out, inputs, cfg: SignalConfig) -> None:
 
 
 def _weekly_liquidity(out: _Out, inputs, cfg: SignalConfig) -> None:
-    w, r, t, rrp = inputs["WALCL"], inputs["WRESBAL"], inputs["WTREGEN"], inputs["RRPONTSYD"]
+    w, r, rrp = inputs["WALCL"], inputs["WRESBAL"], inputs["RRPONTSYD"]
+    t, t_avg = inputs["WDTGAL"], inputs["WTREGEN"]
     out.native("tga", nv.native_of(t), "value")
+    out.native("tga_week_avg", nv.native_of(t_avg), "value")
 
     # total liquidity: WRESBAL week + ON RRP of that Wednesday (last business day of the week if a holiday)
     k, ok = nv.at_or_before(rrp, r.date, 6)
@@ -299,20 +302,27 @@ def _weekly_liquidity(out: _Out, inputs, cfg: SignalConfig) -> None:
     j = out.native("total_liquidity", nat, "v")
     out.native("total_liquidity_52w_change", nat, "chg", j)
 
-    # net liquidity: WALCL - WTREGEN - ON RRP, all of the same Wednesday (same H.4.1)
+    # net liquidity: WALCL - WDTGAL - ON RRP, all of the same Wednesday (same H.4.1); the alternative
+    # definition with the week-average TGA (WTREGEN) beside it
+    for key, tga in (("net_liquidity", t), ("net_liquidity_week_avg", t_avg)):
+        nat = _net_liquidity(w, tga, rrp, cfg)
+        j = out.native(key, nat, "v")
+        if key == "net_liquidity":
+            out.native("net_liquidity_13w_change", nat, "chg", j)
+
+
+def _net_liquidity(w: nv.Input, t: nv.Input, rrp: nv.Input, cfg: SignalConfig) -> nv.Native:
     dw, iw, it = nv.intersect(w, t)
     k, ok = nv.at_or_before(rrp, dw, 6)
     d = dw[ok]
     net = w.value[iw[ok]] - t.value[it[ok]] - rrp.value[k[ok]]
     av = np.maximum.reduce([w.avail[iw[ok]], t.avail[it[ok]], rrp.avail[k[ok]]]) if len(d) else d.copy()
     chg = nv.change(d, net, cfg.net_liquidity_weeks)
-    nat = nv.Native(
+    return nv.Native(
         d,
         av,
         {"v": net, "chg": chg},
-        ("WALCL", "WTREGEN", "RRPONTSYD"),
+        ("WALCL", t.id, "RRPONTSYD"),
         w.staleness,
         {"chg": nv.why_where(np.isnan(chg), f"needs net liquidity {cfg.net_liquidity_weeks} weeks earlier")},
     )
-    j = out.native("net_liquidity", nat, "v")
-    out.native("net_liquidity_13w_change", nat, "chg", j)

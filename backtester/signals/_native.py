@@ -23,7 +23,7 @@ DAY = np.timedelta64(1, "D")
 
 # static facts about a series' start, added to "not available yet" reasons
 START_NOTES = {
-    "IORB": "IORB starts 2021-07-29; interest on excess reserves (IOER) before it is not in the store",
+    "IORB": "the rate paid on reserves is IOER from 2008-10-09 (IOER.csv), IORB from 2021-07-29",
     "SOFR": "SOFR is published from 2018-04-03",
 }
 
@@ -60,6 +60,19 @@ def load(source, sid: str) -> Input:
     date = f["date"].to_numpy(NS)[ok]
     avail = np.maximum.accumulate(f["available_on"].to_numpy(NS)[ok]) if ok.any() else date.copy()
     return Input(sid, date, v[ok], avail, spec.staleness_days, present)
+
+
+def splice_before(early: Input, late: Input) -> Input:
+    """``late`` continued backwards by ``early``'s rows dated before ``late``'s first (IOER, then IORB).
+
+    Keeps ``late``'s id (signals and reasons name IORB); present if either is."""
+    if not len(early.date):
+        return late
+    cut = early.date < late.date[0] if len(late.date) else np.ones(len(early.date), dtype=bool)
+    date = np.concatenate([early.date[cut], late.date])
+    avail = np.maximum.accumulate(np.concatenate([early.avail[cut], late.avail]))
+    value = np.concatenate([early.value[cut], late.value])
+    return Input(late.id, date, value, avail, late.staleness, late.present or early.present)
 
 
 @dataclass

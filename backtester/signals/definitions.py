@@ -183,7 +183,7 @@ SIGNALS: dict[str, SignalDef] = {
             _sign("rising", "falling"),
         ),
         *_spread_defs("sofr_effr", "SOFR - EFFR"),
-        *_spread_defs("sofr_iorb", "SOFR - IORB"),
+        *_spread_defs("sofr_iorb", "SOFR - rate on reserves (IOER to 2021-07-28, IORB after)"),
         SignalDef(
             "spread_widening",
             "bool",
@@ -232,8 +232,12 @@ SIGNALS: dict[str, SignalDef] = {
             "a QT end was announced and no QT start since",
             state=lambda v, c: "qt-ended" if v else "no",
         ),
-        SignalDef("tga", "number", "USD bn", "Treasury General Account (WTREGEN, H.4.1)"),
-        SignalDef("net_liquidity", "number", "USD bn", "WALCL - WTREGEN - ON RRP (Wednesdays)"),
+        SignalDef("tga", "number", "USD bn", "Treasury General Account, Wednesday level (WDTGAL, H.4.1)"),
+        SignalDef("tga_week_avg", "number", "USD bn", "Treasury General Account, week average (WTREGEN, H.4.1)"),
+        SignalDef("net_liquidity", "number", "USD bn", "WALCL - WDTGAL - ON RRP (Wednesday levels)"),
+        SignalDef(
+            "net_liquidity_week_avg", "number", "USD bn", "alternative: WALCL - WTREGEN (week-average TGA) - ON RRP"
+        ),
         SignalDef(
             "net_liquidity_13w_change",
             "number",

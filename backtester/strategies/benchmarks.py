@@ -1,4 +1,7 @@
-"""Benchmarks: buy-and-hold of one asset, and a static mix rebalanced by the engine."""
+"""Benchmarks: buy-and-hold of one asset, and a static mix rebalanced by the engine.
+
+Both take any holdable asset of the store, the user's own prices included (``asset=GDXJ``,
+``mix=SPY:0.6,GDXJ:0.4``); the run checks the names against the store."""
 
 from __future__ import annotations
 
@@ -8,17 +11,34 @@ from backtester.data.catalog import HOLDABLE
 from backtester.errors import UsageError
 from backtester.strategy import Param, Strategy
 
+from ._util import weights_of
+
 PARAM_OF = {a: a.split("-")[0].lower() for a in HOLDABLE if a != "CASH"}  # BTC-USD -> btc, LBMA_GOLD -> lbma_gold
 
 
+def _asset(p) -> str:
+    from backtester.data.market import resolve_asset
+
+    return resolve_asset(p["asset"])
+
+
 def _buy_hold(signals: pd.DataFrame, p: dict) -> pd.DataFrame:
-    if p["asset"] == "CASH":
+    if _asset(p) == "CASH":
         return pd.DataFrame(index=signals.index)
-    return pd.DataFrame({p["asset"]: 1.0}, index=signals.index)
+    return pd.DataFrame({_asset(p): 1.0}, index=signals.index)
+
+
+def _mix(p) -> dict[str, float]:
+    """The static mix: the per-asset parameters plus ``mix`` (any assets, ASSET:W,...)."""
+    w = {a: p[k] for a, k in PARAM_OF.items() if p[k] > 0}
+    for a, x in (weights_of(p["mix"], "mix") if p.get("mix") else {}).items():
+        if x > 0:
+            w[a] = w.get(a, 0.0) + x
+    return w
 
 
 def _static(signals: pd.DataFrame, p: dict) -> pd.DataFrame:
-    w = {a: p[k] for a, k in PARAM_OF.items() if p[k] > 0}
+    w = _mix(p)
     total = sum(w.values())
     if total > 1 + 1e-9:
         raise UsageError(f"static-mix weights sum to {total:g}", "weights must sum to at most 1; the rest is CASH")
@@ -40,17 +60,20 @@ STRATEGIES = [
     Strategy(
         name="buy-hold",
         description="Buy and hold one asset (no signals).",
-        params={"asset": Param(str, "SPY", choices=HOLDABLE, help="the asset to hold")},
+        params={"asset": Param(str, "SPY", help="the asset to hold (any holdable asset, see hedge data status)")},
         fn=_buy_hold,
-        assets=lambda p: (p["asset"],) if p["asset"] != "CASH" else (),
-        sweep_fn=_sweep_constant(lambda p: [{p["asset"]: 1.0} if p["asset"] != "CASH" else {}]),
+        assets=lambda p: (_asset(p),) if _asset(p) != "CASH" else (),
+        sweep_fn=_sweep_constant(lambda p: [{_asset(p): 1.0} if _asset(p) != "CASH" else {}]),
     ),
     Strategy(
         name="static-mix",
         description="A fixed mix, rebalanced by the engine; the rest in CASH (e.g. spy=0.6, tlt=0.4).",
-        params={k: Param(float, 0.0, 0.0, 1.0, help=f"weight of {a}") for a, k in PARAM_OF.items()},
+        params={
+            **{k: Param(float, 0.0, 0.0, 1.0, help=f"weight of {a}") for a, k in PARAM_OF.items()},
+            "mix": Param(str, "", help="weights of any assets ASSET:W,... (e.g. SPY:0.6,GDXJ:0.4)"),
+        },
         fn=_static,
-        assets=lambda p: tuple(a for a, k in PARAM_OF.items() if p[k] > 0),
-        sweep_fn=_sweep_constant(lambda p: [{a: p[k] for a, k in PARAM_OF.items() if p[k] > 0}]),
+        assets=lambda p: tuple(_mix(p)),
+        sweep_fn=_sweep_constant(lambda p: [_mix(p)]),
     ),
 ]

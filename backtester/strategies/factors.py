@@ -12,8 +12,10 @@ sees the very floats ``Strategy.fn`` gives. A linear strategy (reserve-scarcity:
 depth series) has features ``[1, depth]``; its weights then agree with ``fn`` to the last bit or two.
 
 A strategy opts in with ``Strategy.sweep_fn(signals, params_list) -> Factors`` (the built-ins use
-:func:`from_features`); without it, :func:`per_combination` calls ``Strategy.weights`` once per
-combination (correct for any strategy, but slow and memory-hungry: the sweep then evaluates in chunks).
+:func:`from_features`); a strategy given only its factor form gets its plain weight function from it
+(:func:`weight_function`: each strategy is written once); without it, :func:`per_combination` calls
+``Strategy.weights`` once per combination (correct for any strategy, but slow and memory-hungry: the sweep
+then evaluates in chunks).
 Features must be finite (NaN means "unknown" upstream and is 0 here, as ``Strategy.weights`` fills it).
 """
 
@@ -140,6 +142,17 @@ def per_combination(strategy, signals: pd.DataFrame, params_list: Sequence[dict]
                 feats[c, i] = f[a].to_numpy(float)
     load = np.broadcast_to(np.eye(n), (len(frames), n, n)).copy()
     return Factors(names, feats, np.arange(len(frames)), load)
+
+
+def weight_function(sweep_fn: Callable) -> Callable[[pd.DataFrame, dict], pd.DataFrame]:
+    """The plain weight function of a strategy written in factor form: ``fn(signals, params)`` = the dense
+    weights of the one combination ``params`` (a regime strategy's weights are then the very floats of its
+    loadings: ``1 * on + 0 * off``)."""
+
+    def fn(signals: pd.DataFrame, params: dict) -> pd.DataFrame:
+        return sweep_fn(signals, [params]).dense(0, index=signals.index)
+
+    return fn
 
 
 def for_strategy(strategy, signals: pd.DataFrame, params_list: Sequence[dict]) -> Factors:

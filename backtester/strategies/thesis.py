@@ -1,7 +1,11 @@
 """The liquidity-thesis strategies: the article's rule and three variations on its inputs.
 
-Gold is named ``GLD`` here; ``hedge backtest --gold LBMA_GOLD`` swaps in the LBMA fixing. Every
-condition is false where its input is unknown, so an unknown input means the neutral allocation.
+Their instruments are parameters: ``hedge`` names the hedge assets and weights (``IBIT:0.3,GLD:0.5``;
+default GLD ``gold`` + BTC-USD ``btc``, i.e. GLD 0.5 + BTC-USD 0.3), ``neutral_mix`` the neutral mix
+(default SPY 0.6 + IEF 0.4 from ``neutral_spy`` / ``neutral_ief`` / ``neutral_gld``). Any holdable asset
+of the store may be named, the user's own prices included. ``hedge backtest --gold LBMA_GOLD`` is the
+special case that swaps the LBMA fixing in for GLD. Every condition is false where its input is
+unknown, so an unknown input means the neutral allocation.
 """
 
 from __future__ import annotations
@@ -11,25 +15,48 @@ import pandas as pd
 
 from backtester.strategy import Param, Strategy
 
-from ._util import above, below, col, flag, mix, neutral
+from ._util import above, below, col, flag, mix, neutral, weights_of
 
 _NEUTRAL = {
+    "neutral_mix": Param(str, "", help="neutral mix ASSET:W,... (e.g. SPY:0.6,IEF:0.4); overrides neutral_*"),
     "neutral_spy": Param(float, 0.6, 0.0, 1.0, help="neutral weight of SPY"),
     "neutral_ief": Param(float, 0.4, 0.0, 1.0, help="neutral weight of IEF"),
     "neutral_gld": Param(float, 0.0, 0.0, 1.0, help="neutral weight of gold"),
 }
+_HEDGE_HELP = "hedge assets ASSET:W,... (e.g. IBIT:0.3,GLD:0.5); overrides gold/btc"
 _HEDGE = {
+    "hedge": Param(str, "", help=_HEDGE_HELP),
     "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight when the hedge is on"),
     "btc": Param(float, 0.3, 0.0, 1.0, help="bitcoin weight when the hedge is on"),
 }
 
 
 def _hedge(p) -> dict[str, float]:
+    if p.get("hedge"):
+        return weights_of(p["hedge"], "hedge")
     return {"GLD": p["gold"], "BTC-USD": p["btc"]}
 
 
+def _gold_hedge(p) -> dict[str, float]:
+    """spread-stress / net-liquidity-trend off-signal: ``hedge`` when given, else GLD ``gold``."""
+    return weights_of(p["hedge"], "hedge") if p.get("hedge") else {"GLD": p["gold"]}
+
+
+def _shares(p) -> dict[str, float]:
+    """reserve-scarcity: how the hedge splits (``hedge`` weights normalised; default GLD/BTC by btc_share)."""
+    if p.get("hedge"):
+        w = weights_of(p["hedge"], "hedge")
+        total = sum(w.values())
+        return {a: x / total for a, x in w.items()} if total > 0 else {}
+    return {"GLD": 1 - p["btc_share"], "BTC-USD": p["btc_share"]}
+
+
+def _named(*allocs) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for w in allocs for a in w if a != "CASH"))
+
+
 def _assets(p) -> tuple[str, ...]:
-    return ("GLD", "BTC-USD", "SPY", "IEF")
+    return _named(_shares(p) if "btc_share" in p else _hedge(p), neutral(p))
 
 
 # ---------------------------------------------------------------- seed-thesis
@@ -57,10 +84,10 @@ def _reserve_scarcity(s: pd.DataFrame, p: dict) -> pd.DataFrame:
     hi, lo = p["upper"], p["lower"]
     depth = ((hi - r) / max(hi - lo, 1e-9)).clip(0.0, 1.0).fillna(0.0)  # 0 above `upper`, 1 below `lower`
     hedge = depth * p["max_weight"]
-    out = pd.DataFrame({"GLD": hedge * (1 - p["btc_share"]), "BTC-USD": hedge * p["btc_share"]}, index=s.index)
+    out = pd.DataFrame({a: hedge * x for a, x in _shares(p).items()}, index=s.index)
     rest = 1.0 - hedge
-    for a, k in (("SPY", "neutral_spy"), ("IEF", "neutral_ief")):
-        out[a] = rest * p[k]
+    for a, x in neutral(p).items():
+        out[a] = out.get(a, 0.0) + rest * x
     return out
 
 
@@ -70,7 +97,7 @@ def _stressed(s: pd.DataFrame, p: dict) -> pd.Series:
 
 
 def _spread_stress(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    return mix(s.index, _stressed(s, p), {"GLD": p["gold"]}, neutral(p))
+    return mix(s.index, _stressed(s, p), _gold_hedge(p), neutral(p))
 
 
 # ---------------------------------------------------------------- net-liquidity-trend
@@ -78,7 +105,7 @@ def _net_liquidity_trend(s: pd.DataFrame, p: dict) -> pd.DataFrame:
     rising = above(s, "net_liquidity_13w_change", p["band_bn"])
     falling = below(s, "net_liquidity_13w_change", -p["band_bn"])
     on = {"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}
-    off = {"GLD": p["gold"]}
+    off = _gold_hedge(p)
     w = mix(s.index, rising, on, neutral(p))
     w_off = mix(s.index, falling, off, {})
     f = falling.to_numpy(bool)[:, None]
@@ -112,9 +139,10 @@ def _scarcity_features(s, p):
 
 
 def _scarcity_loadings(p):
-    m, b = p["max_weight"], p["btc_share"]
-    base = {"GLD": 0.0, "BTC-USD": 0.0, "SPY": p["neutral_spy"], "IEF": p["neutral_ief"]}
-    slope = {"GLD": m * (1 - b), "BTC-USD": m * b, "SPY": -m * p["neutral_spy"], "IEF": -m * p["neutral_ief"]}
+    m, sh, nm = p["max_weight"], _shares(p), neutral(p)
+    names = _named(sh, nm)
+    base = {a: nm.get(a, 0.0) for a in names}
+    slope = {a: m * sh.get(a, 0.0) - m * nm.get(a, 0.0) for a in names}
     return [base, slope]
 
 
@@ -126,7 +154,7 @@ def _trend_features(s, p):
 
 
 def _trend_loadings(p):
-    return [{"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}, {"GLD": p["gold"]}, neutral(p)]
+    return [{"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}, _gold_hedge(p), neutral(p)]
 
 
 STRATEGIES = [
@@ -177,6 +205,7 @@ STRATEGIES = [
             "lower": Param(float, 0.07, 0.0, 0.15, help="reserves/GDP where the hedge is full", unit="reserves/GDP"),
             "max_weight": Param(float, 0.8, 0.0, 1.0, help="full hedge weight (gold+BTC)"),
             "btc_share": Param(float, 0.375, 0.0, 1.0, help="bitcoin's share of the hedge"),
+            "hedge": Param(str, "", help="hedge assets ASSET:W,... (their shares of max_weight); overrides btc_share"),
             **_NEUTRAL,
         },
         fn=_reserve_scarcity,
@@ -191,18 +220,19 @@ STRATEGIES = [
         params={
             "spread_bp": Param(float, 5.0, -20.0, 50.0, help="20-day mean SOFR spread above this: stress"),
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight under stress (rest cash)"),
+            "hedge": Param(str, "", help="assets under stress ASSET:W,... (e.g. GLD:0.3,SLV:0.2); overrides gold"),
             **_NEUTRAL,
         },
         fn=_spread_stress,
         hedge_on=_stressed,
         uses=("sofr_effr_bp_20d",),
-        assets=lambda p: ("GLD", "SPY", "IEF"),
+        assets=lambda p: _named(_gold_hedge(p), neutral(p)),
         sweep_fn=_sweep(
             lambda p: p["spread_bp"],
             lambda s, p: _regime(
                 above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
             ),
-            lambda p: [{"GLD": p["gold"]}, neutral(p)],
+            lambda p: [_gold_hedge(p), neutral(p)],
         ),
     ),
     Strategy(
@@ -212,6 +242,7 @@ STRATEGIES = [
             "band_bn": Param(float, 50.0, 0.0, 500.0, help="13-week change beyond +/- this is a trend"),
             "btc": Param(float, 0.3, 0.0, 1.0, help="BTC weight while rising (rest SPY)"),
             "gold": Param(float, 0.5, 0.0, 1.0, help="gold weight while falling (rest cash)"),
+            "hedge": Param(str, "", help="assets while falling ASSET:W,... (e.g. GLD:0.5); overrides gold"),
             **_NEUTRAL,
         },
         fn=_net_liquidity_trend,
@@ -219,7 +250,7 @@ STRATEGIES = [
             above(s, "net_liquidity_13w_change", p["band_bn"]) | below(s, "net_liquidity_13w_change", -p["band_bn"])
         ),
         uses=("net_liquidity_13w_change",),
-        assets=_assets,
+        assets=lambda p: _named(_gold_hedge(p), {"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}, neutral(p)),
         sweep_fn=_sweep(lambda p: p["band_bn"], _trend_features, _trend_loadings),
     ),
 ]

@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import UsageError
 
 DEFAULT_MAX_COMBINATIONS = 200_000
+MAX_COMBINATIONS_LIMIT = 1_000_000  # --max-combinations itself: ~7 GB at the 100k sweep's 708 MiB (bench/RESULTS.md)
 MAX_RANGE_VALUES = 100_000
 ROUND = 10
 
@@ -121,6 +122,12 @@ def check_size(grid: Grid, max_combinations: int, sample: int | None = None) -> 
     if max_combinations < 1:
         raise UsageError(
             f"max_combinations {max_combinations} is below 1", "give a positive maximum", param="max_combinations"
+        )
+    if max_combinations > MAX_COMBINATIONS_LIMIT:
+        raise UsageError(
+            f"max_combinations {max_combinations:,} is above the limit {MAX_COMBINATIONS_LIMIT:,}",
+            "sweep a coarser grid, or split it into several sweeps",
+            param="max_combinations",
         )
     if sample is not None:
         if sample < 1:

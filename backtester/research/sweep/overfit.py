@@ -36,6 +36,7 @@ import numpy as np
 
 EULER_GAMMA = 0.5772156649015329
 PBO_BUDGET = 4e8  # trials x splits evaluated at most (about a few seconds)
+MAX_BLOCKS = 24  # C(24, 12) / 2 = 1.35 million split pairs are enumerated; 30 blocks would be 78 million
 _N = NormalDist()
 
 
@@ -107,8 +108,8 @@ def pbo_cscv(
     bs = np.asarray(block_sums, dtype=float)
     N, S, _ = bs.shape
     sizes = np.asarray(block_sizes, dtype=float)
-    if S < 2 or S % 2:
-        raise ValueError("CSCV needs an even number of blocks >= 2")
+    if S < 2 or S % 2 or S > MAX_BLOCKS:
+        raise ValueError(f"CSCV needs an even number of blocks from 2 to {MAX_BLOCKS}")
     if N < 2:
         return {"pbo": None, "reason": "fewer than 2 valid combinations", "blocks": S, "splits": 0, "n_trials": N}
     # complementary pairs: the splits whose IS holds block 0, each with its complement

@@ -47,6 +47,7 @@ from .inputs import MODES, Inputs, window_arrays
 
 AGAINST = ("benchmark", "cash")
 DEFAULT_REPS = 1000
+MAX_REPS = 10_000  # the (reps x days) count matrix: 10,000 x 3,000 days = 240 MB
 SIZE = 0.05
 KEEP = 1000
 CHUNK = 2048
@@ -204,8 +205,8 @@ def best_of_sweep(
     (tests feed arch's). Returns a plain dict (see the module docstring)."""
     from .evaluation import _window
 
-    if reps < 1:
-        raise UsageError(f"reps {reps} is below 1", "e.g. 1000", param="reps")
+    if not 1 <= reps <= MAX_REPS:
+        raise UsageError(f"reps {reps} is outside 1..{MAX_REPS:,}", "e.g. 1000", param="reps")
     if against not in AGAINST:
         raise UsageError(f"against {against!r} is unknown", "use benchmark or cash", param="against")
     if not 0.0 < size < 1.0:
