@@ -81,7 +81,7 @@ def _html(m: pd.DataFrame, x, y, path: Path, title, sub, metric, center=None) ->
     from ..fsutil import atomic_output
 
     with atomic_output(path) as tmp:
-        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True)
+        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True, config={"displaylogo": False})
 
 
 def _png(m: pd.DataFrame, x, y, path: Path, title, sub, center=None) -> None:

@@ -571,5 +571,5 @@ def plot_paths(store, study: dict, file, *, inputs: Inputs | None = None) -> str
     path = Path(file)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True, config={"displaylogo": False})
     return str(path)
