@@ -63,10 +63,12 @@ def _spec(name, params, *, benchmark, start, end, gold, strategies_dir, options,
 
 def backtest(
     store, strategy, params: dict | None = None, *, benchmark: str = "SPY", start=None, end=None, gold: str = "GLD",
-    options: ExecOptions | None = None, strategies_dir=None, signals: pd.DataFrame | None = None, **exec_options,
+    options: ExecOptions | None = None, strategies_dir=None, signals: pd.DataFrame | None = None, reports_dir=None,
+    **exec_options,
 ) -> Run:  # fmt: skip
     """Backtest ``strategy`` (a name or a :class:`backtester.strategy.Strategy`) with ``params`` against
-    ``benchmark`` (an asset, or weights ``"spy=0.6,tlt=0.4"``). Execution options: ``options=ExecOptions(...)``
+    ``benchmark`` (an asset, weights ``"spy=0.6,tlt=0.4"``, or a saved run ``"run:RUN_ID"`` read from
+    ``reports_dir``, else $HEDGE_REPORTS_DIR, else ./reports). Execution options: ``options=ExecOptions(...)``
     or its fields as keywords (``fees_bp``, ``slippage_bp``, ``exec_lag``, ``rebalance``, ``band``,
     ``vol_target``). Returns the :class:`backtester.run.Run` (``.metrics``, ``.returns``, ``.weights``,
     ``.trades``, ``.bench_metrics``, ``.notes``); nothing is written (see :func:`report`)."""
@@ -75,7 +77,7 @@ def backtest(
     name, obj = _strategy(strategy)
     spec = _spec(name, params, benchmark=benchmark, start=start, end=end, gold=gold, strategies_dir=strategies_dir,
                  options=options, exec_options=exec_options)  # fmt: skip
-    return run_backtest(store, spec, signals=signals, strategy=obj)
+    return run_backtest(store, spec, signals=signals, strategy=obj, reports_dir=reports_dir)
 
 
 def save(

@@ -56,7 +56,7 @@ class RunSpec:
     band: float = 0.05
     vol_target: float | None = None
     gold: str = "GLD"
-    benchmark: str = "SPY"  # an asset, or weights of any assets "spy=0.6,gdx=0.4"
+    benchmark: str = "SPY"  # an asset, weights of any assets "spy=0.6,gdx=0.4", or a saved run "run:RUN_ID"
     strategies_dir: str | None = None
     costs: dict = field(default_factory=dict)  # per-asset overrides: id -> [fee_bp, slippage_bp] (--cost)
 
@@ -123,6 +123,86 @@ def benchmark_strategy(text: str, strategies_dir=None) -> tuple[Strategy, dict, 
     s = st.get("buy-hold")
     asset = resolve_asset(text)
     return s, s.resolve({"asset": asset}), asset
+
+
+RUN_PREFIX = "run:"
+
+
+@dataclass
+class SavedBenchmark:
+    """A saved run's strategy as another run's benchmark (``--benchmark run:RUN_ID``): its daily returns,
+    held weights, trades and costs on the new run's sessions, with the interface of an engine result that
+    ``run_resolved`` and ``save_run`` use (``returns``, ``metrics()``). When the new run starts after the saved
+    one, the saved run's book is already held then (no opening trade in the window)."""
+
+    run_id: str
+    returns: pd.Series
+    weights: pd.DataFrame
+    trades: pd.DataFrame
+    costs: pd.Series
+    cash_returns: pd.Series | None = None
+    opening: pd.Timestamp | None = None
+
+    def metrics(self) -> dict:
+        from . import metrics
+
+        cash = self.cash_returns if self.cash_returns is not None else self.returns * 0.0
+        return metrics.compute(
+            self.returns, cash, weights=self.weights, trades=self.trades, costs=self.costs, opening=self.opening
+        )
+
+
+def load_benchmark_run(text: str, reports_dir):
+    """``run:RUN_ID`` -> the saved run (``report.load.SavedRun``) in ``reports_dir`` (else $HEDGE_REPORTS_DIR,
+    else ./reports); UsageError naming the run when it is not saved there."""
+    from .paths import check_run_id
+    from .paths import reports_dir as resolve_reports
+    from .report.load import load_saved_run
+
+    rid = text.strip()[len(RUN_PREFIX) :].strip()
+    root = resolve_reports(reports_dir)
+    if not rid:
+        raise UsageError("benchmark run: names no run", "give --benchmark run:RUN_ID (an id hedge backtest printed)",
+                         param="benchmark")  # fmt: skip
+    if not (root / check_run_id(rid) / "run.json").is_file():
+        raise UsageError(
+            f"benchmark run {rid!r} is not saved in {root}",
+            "give the id of a saved run (`hedge backtest` prints it) or the --reports-dir that holds it",
+            param="benchmark",
+        )
+    return load_saved_run(root / rid)
+
+
+def saved_benchmark(saved, dates: pd.DatetimeIndex, cash_returns: pd.Series | None = None) -> SavedBenchmark:
+    """A saved run's strategy (``report.load.SavedRun``) as the benchmark on the return ``dates`` of the new
+    run (UsageError when they do not lie inside the saved run's)."""
+    rid = saved.run_id
+    r = saved.returns["strategy"]
+    first, last = dates[0], dates[-1]
+    if first < r.index[0] or last > r.index[-1]:
+        raise UsageError(
+            f"this run's returns {first.date()} .. {last.date()} are not inside benchmark run {rid}'s returns"
+            f" {r.index[0].date()} .. {r.index[-1].date()}",
+            "give --start/--end inside it, or save the benchmark run over a longer window",
+            param="benchmark",
+        )
+    rets = r.reindex(dates)
+    if rets.isna().any():
+        raise DataError(
+            f"benchmark run {rid} has no return on {rets.index[rets.isna()][0].date()}, a session of this run",
+            "run the benchmark run again on the current data",
+        )
+    trades, opening = saved.trades, None
+    if len(trades) and first > r.index[0]:  # a later start: the saved run's book is already held, no opening
+        d = pd.to_datetime(trades["date"])
+        opening = d.min()
+        trades = trades[(d >= first).to_numpy()].reset_index(drop=True)
+    costs = (
+        trades.groupby(pd.to_datetime(trades["date"]))["cost"].sum().astype(float)
+        if len(trades) and "cost" in trades
+        else pd.Series(0.0, index=dates)
+    )
+    return SavedBenchmark(rid, rets, saved.weights.reindex(dates), trades, costs, cash_returns, opening)
 
 
 def swap_gold(w: pd.DataFrame, gold: str) -> pd.DataFrame:
@@ -246,6 +326,7 @@ class ResolvedRun:
     signals: pd.DataFrame
     notes: list[str]
     history: pd.DataFrame | None = None  # every signal row up to the end, and the sessions (with_history)
+    saved_benchmark: object = None  # report.load.SavedRun: the benchmark is a saved run (``benchmark`` is None)
 
     @property
     def gold(self) -> str:
@@ -302,6 +383,8 @@ def resolve(
     assets: list[str] | None = None,
     window: bool = True,
     progress=None,
+    reports_dir=None,
+    saved_benchmark_ok: bool = False,
 ) -> ResolvedRun:
     """Resolve ``spec`` on ``store``: checks, the strategy (``strategy`` overrides the registry lookup), its
     parameters, the benchmark, the assets, the window, the prices, the signal frame and the execution options.
@@ -310,6 +393,8 @@ def resolve(
     ``window=False``: no prices and no window (``hedge now`` decides on the store's last date).
     ``signals``: a precomputed ``signals.compute(store)`` frame (else it is computed).
     ``progress``: a :class:`backtester.progress.Progress` that sees the stages.
+    ``saved_benchmark_ok``: the benchmark may be a saved run ``run:RUN_ID`` (read from ``reports_dir``, else
+    $HEDGE_REPORTS_DIR, else ./reports; only ``run_backtest`` takes one: a sweep or walk-forward does not).
     """
     from . import signals as sig
     from . import strategy as st
@@ -320,9 +405,20 @@ def resolve(
     options = spec.check()
     strat = strategy if strategy is not None else st.get(spec.strategy, spec.strategies_dir)
     params = strat.resolve(spec.params)
-    bstrat, bparams, blabel = benchmark_strategy(spec.benchmark)
+    saved = None
+    if spec.benchmark.strip().startswith(RUN_PREFIX):
+        if not saved_benchmark_ok or not window:
+            raise UsageError(
+                f"benchmark {spec.benchmark} (a saved run) is taken only by hedge backtest",
+                "give an asset such as SPY, or weights such as spy=0.6,tlt=0.4",
+                param="benchmark",
+            )
+        bstrat, bparams, blabel = None, {}, RUN_PREFIX + spec.benchmark.strip()[len(RUN_PREFIX) :].strip()
+        saved = load_benchmark_run(spec.benchmark, reports_dir)
+    else:
+        bstrat, bparams, blabel = benchmark_strategy(spec.benchmark)
     own = list(assets) if assets is not None else strategy_assets(strat, params, spec.gold)
-    universe = list(dict.fromkeys(own + list(bstrat.assets(bparams))))
+    universe = list(dict.fromkeys(own + (list(bstrat.assets(bparams)) if bstrat is not None else [])))
     for a in own:
         try:
             market.check_holdable([a], store)
@@ -354,6 +450,10 @@ def resolve(
     notes: list[str] = []
     if window:
         start, end, notes = run_window(store, spec.start, spec.end, universe or ["GLD"])
+        last = saved.returns.index[-1] if saved is not None else end
+        if not spec.end and last < end:  # the default end, cut to the benchmark run's (as to a benchmark's prices)
+            end = last
+            notes.append(f"the run ends {end.date()}, the last date of benchmark run {saved.run_id}")
         progress.stage("loading prices")
         prices, pnotes = market.load_prices(store, universe, start, end)
         if not spec.end:  # the default end is the store's last common date, not something the user asked for
@@ -365,7 +465,7 @@ def resolve(
     return ResolvedRun(
         spec=spec, options=options, strategy=strat, params=params, assets=own, benchmark=bstrat,
         benchmark_params=bparams, benchmark_label=blabel, universe=universe, start=start, end=end, prices=prices,
-        signals=signals, notes=notes, history=history,
+        signals=signals, notes=notes, history=history, saved_benchmark=saved,
     )  # fmt: skip
 
 
@@ -387,11 +487,17 @@ def check_core_inputs(store, strat: Strategy, s: pd.DataFrame) -> None:
 
 
 def run_backtest(
-    store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None, progress=None
-) -> Run:
+    store, spec: RunSpec, signals: pd.DataFrame | None = None, strategy: Strategy | None = None, progress=None,
+    reports_dir=None,
+) -> Run:  # fmt: skip
     """Resolve ``spec`` and backtest the strategy and its benchmark on the same sessions; ``progress`` (a
-    :class:`backtester.progress.Progress`) sees the stages."""
-    return run_resolved(store, resolve(store, spec, strategy=strategy, signals=signals, progress=progress), progress)
+    :class:`backtester.progress.Progress`) sees the stages; ``reports_dir``: where a benchmark ``run:RUN_ID``
+    is saved (else $HEDGE_REPORTS_DIR, else ./reports)."""
+    rr = resolve(
+        store, spec, strategy=strategy, signals=signals, progress=progress, reports_dir=reports_dir,
+        saved_benchmark_ok=True,
+    )  # fmt: skip
+    return run_resolved(store, rr, progress)
 
 
 def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
@@ -407,7 +513,10 @@ def run_resolved(store, rr: ResolvedRun, progress=None) -> Run:
     notes = list(rr.notes)
     w = rr.weights()
     res = engine.backtest(w, rr.prices, rr.options, fallback=rr.strategy.fallback)
-    bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options.for_mix())  # a fixed mix is held
+    if rr.saved_benchmark is not None:
+        bres = saved_benchmark(rr.saved_benchmark, res.returns.index, res.cash_returns)
+    else:
+        bres = engine.backtest(rr.benchmark_weights(), rr.prices, rr.options.for_mix())  # a fixed mix is held
     strat = rr.strategy
     unknown = strat.unknown_share(s)
     by_input = {c: float(s[c].isna().mean()) for c in strat.uses if c in s.columns and s[c].isna().any()}

@@ -33,7 +33,11 @@ BandOpt = Annotated[float, typer.Option("--band", help="Drift band for --rebalan
 VolTargetOpt = Annotated[float | None, typer.Option("--vol-target", help="Annual vol target of the risky sleeve.")]
 GoldOpt = Annotated[str, typer.Option("--gold", help="GLD (default) or LBMA_GOLD (a fixing, labelled proxy).")]
 BenchmarkOpt = Annotated[
-    str, typer.Option("--benchmark", help="An asset (SPY) or weights of any assets (spy=0.6,gdx=0.4).")
+    str,
+    typer.Option(
+        "--benchmark",
+        help="An asset (SPY), weights of any assets (spy=0.6,gdx=0.4), or a saved run run:RUN_ID (backtest only).",
+    ),
 ]
 CostOpt = Annotated[
     list[str] | None,
@@ -196,7 +200,7 @@ def backtest_cmd(
     store = common.open_store(data_dir)
     prog = progress.terminal(enabled=fmt is not Format.json)
     try:
-        run = run_backtest(store, spec, progress=prog)
+        run = run_backtest(store, spec, progress=prog, reports_dir=reports_dir)
         command = common.command_line()
         experiment = experiment_of(run, title, report)
         if report:
