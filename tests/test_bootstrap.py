@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,10 +108,3 @@ def test_bad_inputs():
         sharpe_difference_test(np.zeros(100), np.zeros(99), 0.0)
     with pytest.raises(UsageError):
         sharpe_difference_test(np.zeros(100), np.zeros(100), 0.0, block=0.5)
-
-
-def test_fast_enough():
-    s, b, c = _series(3000, 6, edge=0.0002)
-    t0 = time.perf_counter()
-    sharpe_difference_test(s, b, c, n_boot=2000)
-    assert time.perf_counter() - t0 < 2.0

