@@ -88,3 +88,19 @@ def test_strategy_written_in_factor_form_only():
     pd.testing.assert_frame_equal(got[sorted(got.columns)], want[sorted(want.columns)])
     with pytest.raises(UsageError, match="no weight function"):
         Strategy("none", "neither fn nor sweep_fn", {})
+
+
+def test_built_in_thesis_strategies_are_written_once_in_factor_form():
+    """Each built-in thesis strategy and buy-hold is given only its factor form; the backtest's weight
+    function is the one derived from it (static-mix adds its sum check around the derived one)."""
+    from backtester.strategies import benchmarks, thesis
+
+    derived = "weight_function.<locals>.fn"
+    for s in [*thesis.STRATEGIES, benchmarks.STRATEGIES[0]]:
+        assert s.sweep_fn is not None and s.fn.__qualname__ == derived, s.name
+    idx = pd.date_range("2024-01-01", periods=3)
+    sig = pd.DataFrame({"qt_ended": [1.0, 0.0, float("nan")]}, index=idx)
+    qt = next(s for s in thesis.STRATEGIES if s.name == "qt-pivot")
+    w = qt.weights(sig, qt.resolve({"neutral": "mix"}))  # on, off, unknown (= off)
+    assert w.loc[idx[0], ["GLD", "BTC-USD", "SPY", "IEF"]].tolist() == [0.5, 0.3, 0.0, 0.0]
+    assert w.loc[idx[2], ["GLD", "BTC-USD", "SPY", "IEF"]].tolist() == [0.0, 0.0, 0.6, 0.4]

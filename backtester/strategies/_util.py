@@ -33,15 +33,6 @@ def label(signals, name, value) -> pd.Series:
     return (signals[name] == value).fillna(False).astype(bool)
 
 
-def mix(index, cond: pd.Series, on: dict[str, float], off: dict[str, float]) -> pd.DataFrame:
-    """Weights: ``on`` where cond is true, ``off`` elsewhere (assets not named get 0; the rest is CASH)."""
-    assets = sorted({a for a, w in {**on, **off}.items()} - {"CASH"})
-    c = cond.reindex(index).fillna(False).to_numpy(bool)[:, None]
-    a_on = np.array([on.get(a, 0.0) for a in assets])
-    a_off = np.array([off.get(a, 0.0) for a in assets])
-    return pd.DataFrame(np.where(c, a_on, a_off), index=index, columns=assets)
-
-
 def weights_of(text: str, name: str) -> dict[str, float]:
     """``"IBIT:0.3,GLD:0.5"`` -> ``{"IBIT": 0.3, "GLD": 0.5}``: any asset ids (checked against the store
     when the run loads prices), weights in [0, 1] summing to at most 1. Malformed -> UsageError."""

@@ -22,12 +22,6 @@ def _asset(p) -> str:
     return resolve_asset(p["asset"])
 
 
-def _buy_hold(signals: pd.DataFrame, p: dict) -> pd.DataFrame:
-    if _asset(p) == "CASH":
-        return pd.DataFrame(index=signals.index)
-    return pd.DataFrame({_asset(p): 1.0}, index=signals.index)
-
-
 def _mix(p) -> dict[str, float]:
     """The static mix: the per-asset parameters plus ``mix`` (any assets, ASSET:W,...)."""
     w = {a: p[k] for a, k in PARAM_OF.items() if p[k] > 0}
@@ -37,16 +31,9 @@ def _mix(p) -> dict[str, float]:
     return w
 
 
-def _static(signals: pd.DataFrame, p: dict) -> pd.DataFrame:
-    w = _mix(p)
-    total = sum(w.values())
-    if total > 1 + 1e-9:
-        raise UsageError(f"static-mix weights sum to {total:g}", "weights must sum to at most 1; the rest is CASH")
-    return pd.DataFrame(w, index=signals.index)
-
-
 def _sweep_constant(weights_of):
-    """Fixed weights per combination (hedge sweep): one constant feature, the weights as loadings."""
+    """Fixed weights per combination, in factor form: one constant feature, the weights as loadings (the
+    plain weight function is derived from it: each strategy is written once)."""
 
     def fn(s: pd.DataFrame, plist):
         from backtester.strategies.factors import from_features
@@ -56,12 +43,25 @@ def _sweep_constant(weights_of):
     return fn
 
 
+_static_factors = _sweep_constant(lambda p: [_mix(p)])
+
+
+def _static(signals: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """The backtest's weights: the factor form's, refused when they sum above 1 (a sweep marks such a
+    combination invalid instead)."""
+    from backtester.strategies.factors import weight_function
+
+    total = sum(_mix(p).values())
+    if total > 1 + 1e-9:
+        raise UsageError(f"static-mix weights sum to {total:g}", "weights must sum to at most 1; the rest is CASH")
+    return weight_function(_static_factors)(signals, p)
+
+
 STRATEGIES = [
     Strategy(
         name="buy-hold",
         description="Buy and hold one asset (no signals).",
         params={"asset": Param(str, "SPY", help="the asset to hold (any holdable asset, see hedge data status)")},
-        fn=_buy_hold,
         assets=lambda p: (_asset(p),) if _asset(p) != "CASH" else (),
         sweep_fn=_sweep_constant(lambda p: [{_asset(p): 1.0} if _asset(p) != "CASH" else {}]),
     ),
@@ -74,6 +74,6 @@ STRATEGIES = [
         },
         fn=_static,
         assets=lambda p: tuple(_mix(p)),
-        sweep_fn=_sweep_constant(lambda p: [_mix(p)]),
+        sweep_fn=_static_factors,
     ),
 ]

@@ -10,12 +10,11 @@ unknown, so an unknown input means the neutral allocation.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from backtester.strategy import Param, Strategy
 
-from ._util import above, below, col, flag, mix, neutral, weights_of
+from ._util import above, below, col, flag, neutral, weights_of
 
 _NEUTRAL = {
     "neutral_mix": Param(str, "", help="neutral mix ASSET:W,... (e.g. SPY:0.6,IEF:0.4); overrides neutral_*"),
@@ -68,55 +67,15 @@ def seed_thesis_on(s: pd.DataFrame, p: dict) -> pd.Series:
     return scarce | (drained & widening) | qt_over
 
 
-def _seed_thesis(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    return mix(s.index, seed_thesis_on(s, p), _hedge(p), neutral(p))
-
-
-# ---------------------------------------------------------------- qt-pivot
-def _qt_pivot(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    off = neutral(p) if p["neutral"] == "mix" else {}
-    return mix(s.index, flag(s, "qt_ended"), _hedge(p), off)
-
-
-# ---------------------------------------------------------------- reserve-scarcity
-def _reserve_scarcity(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    r = col(s, "reserves_to_gdp")
-    hi, lo = p["upper"], p["lower"]
-    depth = ((hi - r) / max(hi - lo, 1e-9)).clip(0.0, 1.0).fillna(0.0)  # 0 above `upper`, 1 below `lower`
-    hedge = depth * p["max_weight"]
-    out = pd.DataFrame({a: hedge * x for a, x in _shares(p).items()}, index=s.index)
-    rest = 1.0 - hedge
-    for a, x in neutral(p).items():
-        out[a] = out.get(a, 0.0) + rest * x
-    return out
-
-
 # ---------------------------------------------------------------- spread-stress
 def _stressed(s: pd.DataFrame, p: dict) -> pd.Series:
     return above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
 
 
-def _spread_stress(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    return mix(s.index, _stressed(s, p), _gold_hedge(p), neutral(p))
-
-
-# ---------------------------------------------------------------- net-liquidity-trend
-def _net_liquidity_trend(s: pd.DataFrame, p: dict) -> pd.DataFrame:
-    rising = above(s, "net_liquidity_13w_change", p["band_bn"])
-    falling = below(s, "net_liquidity_13w_change", -p["band_bn"])
-    on = {"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}
-    off = _gold_hedge(p)
-    w = mix(s.index, rising, on, neutral(p))
-    w_off = mix(s.index, falling, off, {})
-    f = falling.to_numpy(bool)[:, None]
-    cols = sorted(set(w.columns) | set(w_off.columns))
-    w, w_off = w.reindex(columns=cols, fill_value=0.0), w_off.reindex(columns=cols, fill_value=0.0)
-    return pd.DataFrame(np.where(f, w_off.to_numpy(), w.to_numpy()), index=s.index, columns=cols)
-
-
-# ---------------------------------------------------------------- many parameter sets at once (hedge sweep)
-# Same weights as the functions above, in factor form (backtester/strategies/factors.py): each condition is
-# computed once per distinct threshold set, the weights are per-combination loadings.
+# ---------------------------------------------------------------- every strategy in factor form, written once
+# The weights of many parameter sets at once (backtester/strategies/factors.py): each condition is computed
+# once per distinct threshold set, the weights are per-combination loadings. ``Strategy.fn`` (a backtest's one
+# parameter set) is derived from the same form (factors.weight_function).
 def _sweep(key, features, loadings):
     def fn(s: pd.DataFrame, plist):
         from backtester.strategies.factors import from_features
@@ -169,7 +128,6 @@ STRATEGIES = [
             **_HEDGE,
             **_NEUTRAL,
         },
-        fn=_seed_thesis,
         hedge_on=seed_thesis_on,
         uses=("reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "qt_ended"),
         assets=_assets,
@@ -187,7 +145,6 @@ STRATEGIES = [
             "neutral": Param(str, "cash", choices=("cash", "mix"), help="off-signal: cash or mix"),
             **_NEUTRAL,
         },
-        fn=_qt_pivot,
         hedge_on=lambda s, p: flag(s, "qt_ended"),
         uses=("qt_ended",),
         assets=_assets,
@@ -208,7 +165,6 @@ STRATEGIES = [
             "hedge": Param(str, "", help="hedge assets ASSET:W,... (their shares of max_weight); overrides btc_share"),
             **_NEUTRAL,
         },
-        fn=_reserve_scarcity,
         hedge_on=lambda s, p: (col(s, "reserves_to_gdp") < p["upper"]).fillna(False),
         uses=("reserves_to_gdp",),
         assets=_assets,
@@ -223,15 +179,12 @@ STRATEGIES = [
             "hedge": Param(str, "", help="assets under stress ASSET:W,... (e.g. GLD:0.3,SLV:0.2); overrides gold"),
             **_NEUTRAL,
         },
-        fn=_spread_stress,
         hedge_on=_stressed,
         uses=("sofr_effr_bp_20d",),
         assets=lambda p: _named(_gold_hedge(p), neutral(p)),
         sweep_fn=_sweep(
             lambda p: p["spread_bp"],
-            lambda s, p: _regime(
-                above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
-            ),
+            lambda s, p: _regime(_stressed(s, p)),
             lambda p: [_gold_hedge(p), neutral(p)],
         ),
     ),
@@ -245,7 +198,6 @@ STRATEGIES = [
             "hedge": Param(str, "", help="assets while falling ASSET:W,... (e.g. GLD:0.5); overrides gold"),
             **_NEUTRAL,
         },
-        fn=_net_liquidity_trend,
         hedge_on=lambda s, p: (
             above(s, "net_liquidity_13w_change", p["band_bn"]) | below(s, "net_liquidity_13w_change", -p["band_bn"])
         ),
