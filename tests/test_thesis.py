@@ -277,9 +277,13 @@ def test_significance_table(saved_run):
     assert "p-value" in out and "95% interval" in out and "Sharpe difference" in out
 
 
-@pytest.mark.parametrize("rid", ["no-such-run-123", "../etc", "."])
-def test_significance_unknown_run_exit_2(saved_run, rid):
+@pytest.mark.parametrize(
+    "rid, message",
+    [("no-such-run-123", "error: no saved run"), ("../etc", "error: '../etc' is not a run id"),
+     (".", "error: '.' is not a run id")],
+)  # fmt: skip
+def test_significance_unknown_run_exit_2(saved_run, rid, message):
     reports, _ = saved_run
     code, out, err = run_cli("significance", rid, "--reports-dir", str(reports))
     assert code == 2 and out == ""
-    assert err.startswith("error: no saved run") and err.count("\n") == 1
+    assert err.startswith(message) and err.count("\n") == 1
