@@ -153,11 +153,11 @@ class SavedBenchmark:
 
 
 def load_benchmark_run(text: str, reports_dir):
-    """``run:RUN_ID`` -> the saved run (``report.load.SavedRun``) in ``reports_dir`` (else $HEDGE_REPORTS_DIR,
+    """``run:RUN_ID`` -> the saved run (``saved_runs.SavedRun``) in ``reports_dir`` (else $HEDGE_REPORTS_DIR,
     else ./reports); UsageError naming the run when it is not saved there."""
     from .paths import check_run_id
     from .paths import reports_dir as resolve_reports
-    from .report.load import load_saved_run
+    from .saved_runs import load_saved_run
 
     rid = text.strip()[len(RUN_PREFIX) :].strip()
     root = resolve_reports(reports_dir)
@@ -174,7 +174,7 @@ def load_benchmark_run(text: str, reports_dir):
 
 
 def saved_benchmark(saved, dates: pd.DatetimeIndex, cash_returns: pd.Series | None = None) -> SavedBenchmark:
-    """A saved run's strategy (``report.load.SavedRun``) as the benchmark on the return ``dates`` of the new
+    """A saved run's strategy (``saved_runs.SavedRun``) as the benchmark on the return ``dates`` of the new
     run (UsageError when they do not lie inside the saved run's)."""
     rid = saved.run_id
     r = saved.returns["strategy"]
@@ -326,7 +326,7 @@ class ResolvedRun:
     signals: pd.DataFrame
     notes: list[str]
     history: pd.DataFrame | None = None  # every signal row up to the end, and the sessions (with_history)
-    saved_benchmark: object = None  # report.load.SavedRun: the benchmark is a saved run (``benchmark`` is None)
+    saved_benchmark: object = None  # saved_runs.SavedRun: the benchmark is a saved run (``benchmark`` is None)
 
     @property
     def gold(self) -> str:

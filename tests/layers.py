@@ -22,7 +22,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("strategies", ("backtester.strategy", "backtester.strategies")),
     (
         "engine/run",
-        ("backtester.engine", "backtester.costs", "backtester.run", "backtester.now", "backtester.experiment"),
+        (
+            "backtester.engine",
+            "backtester.costs",
+            "backtester.run",
+            "backtester.saved_runs",
+            "backtester.now",
+            "backtester.experiment",
+        ),
     ),
     ("research", ("backtester.research",)),
     ("report", ("backtester.report",)),

@@ -821,8 +821,8 @@ def test_concurrent_saves_of_the_same_run_give_one_complete_folder(hostile_run, 
     """Eight threads (separate lock descriptions, as separate processes would have) save the same run at
     once, then two processes: one complete folder, identical files, no temp folder left, no error."""
     from backtester.data.store import Store as _Store
-    from backtester.report.load import FILES
     from backtester.run import RunSpec, run_backtest, save_run
+    from backtester.saved_runs import FILES
 
     reports = tmp_path / "reports"
     spec = RunSpec(HOSTILE, start="2020-01-02", end="2020-06-30", benchmark="GLD",

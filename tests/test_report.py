@@ -174,7 +174,7 @@ def test_the_title_and_names_are_text_not_markup(made, tmp_path):
     assert htmllib.escape(XSS) in Path(json.loads(out)["page"]).read_text()
     # a hostile strategy name and a title that looks like QuantStats' placeholders
     from backtester.report import render_report
-    from backtester.report.load import load_saved_run
+    from backtester.saved_runs import load_saved_run
 
     run = load_saved_run(made["dir"] / made["seed"]["run_id"])
     evil = '<img src=x onerror="alert(1)"> {{metrics}} $5'

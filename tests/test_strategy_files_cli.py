@@ -95,7 +95,7 @@ def test_file_backtest_equals_builtin_backtest(tmp_path, store_dir):
     assert (Path(a["run_dir"]) / "returns.csv").read_bytes() == (Path(b["run_dir"]) / "returns.csv").read_bytes()
     # the tearsheet of a file run draws the signals its rules read, from the copy saved with the run
     from backtester.report import _uses
-    from backtester.report.load import load_saved_run
+    from backtester.saved_runs import load_saved_run
 
     assert _uses(load_saved_run(Path(a["run_dir"]))) == (
         "reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "sofr_iorb_bp_20d", "qt_ended",

@@ -212,8 +212,8 @@ def _walkforward_section(run, P, T) -> str:
 def write_report(run_dir, title: str | None = None, progress=None) -> Path:
     """Write ``<run_dir>/tearsheet.html`` and refresh the reports index; return the tearsheet's path."""
     from ..progress import ensure
+    from ..saved_runs import load_saved_run
     from .index import write_index
-    from .load import load_saved_run
 
     progress = ensure(progress)
     progress.stage("writing the tearsheet (QuantStats)")

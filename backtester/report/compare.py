@@ -11,8 +11,8 @@ import pandas as pd
 
 from ..errors import UsageError
 from ..paths import check_run_id
+from ..saved_runs import read_manifest
 from ._io import atomic_write_text, esc
-from .load import read_manifest
 
 ROWS = [
     ("total_return", "total return", "pct"), ("cagr", "CAGR", "pct"), ("volatility", "volatility", "pct"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
+from .errors import DataError
 
 FILES = ("run.json", "returns.csv", "weights.csv", "target.csv", "trades.csv", "signals.csv")
 
