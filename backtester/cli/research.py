@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from ..constants import ESSAY_DATE
 from . import app, common, progress
 from .common import DataDirOpt, Format, FormatOpt
 
@@ -264,7 +265,7 @@ def _thesis_tables(r: dict) -> None:
 def thesis_cmd(
     since: Annotated[
         str, typer.Option("--since", help="The essay's date: scored from the first NYSE session on or after it.")
-    ] = "2025-10-14",
+    ] = ESSAY_DATE,
     html: Annotated[
         str | None, typer.Option("--html", help="Also write a self-contained HTML page (charts embedded).")
     ] = None,
