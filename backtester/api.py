@@ -150,17 +150,24 @@ class SweepOutcome:
 def sweep(
     store, strategy, grid: list[str], params: dict | None = None, *, metric: str = "sharpe", top: int = 10,
     blocks: int = 16, max_combinations: int = 200_000, benchmark: str = "SPY", start=None, end=None,
-    gold: str = "GLD", options: ExecOptions | None = None, strategies_dir=None, progress=None, **exec_options,
+    gold: str = "GLD", options: ExecOptions | None = None, strategies_dir=None, progress=None,
+    save_chunks: bool = False, resume: bool = False, reports_dir=None, **exec_options,
 ) -> SweepOutcome:  # fmt: skip
     """Every combination of ``grid`` (``["name=v1,v2", "name=start:stop:step"]``) with ``params`` fixed; the
-    same window, costs and metrics as :func:`backtest`."""
+    same window, costs and metrics as :func:`backtest`. ``progress``: a :class:`backtester.progress.Progress`
+    (combinations done, rate, ETA). ``save_chunks``: write each chunk's results to
+    ``<reports_dir>/<sweep-id>/chunks/`` (``reports_dir`` as :func:`save` resolves it), as ``hedge sweep``
+    does; ``resume``: reuse the chunks an interrupted run of the same sweep left there (implies it)."""
+    from .paths import reports_dir as resolve
     from .research.sweep.outcome import check_args, run_sweep, summary
 
     name, obj = _strategy(strategy)
     strat, fixed, g = check_args(obj or name, grid, params or {}, metric, max_combinations, strategies_dir)
     spec = _spec(strat.name, fixed, benchmark=benchmark, start=start, end=end, gold=gold,
                  strategies_dir=strategies_dir, options=options, exec_options=exec_options)  # fmt: skip
-    inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=blocks, progress=progress)
+    folder = resolve(reports_dir) if save_chunks or resume else None
+    inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=blocks, progress=progress,
+                         reports_dir=folder, resume=resume)  # fmt: skip
     return SweepOutcome(res.frame, res.top(top), summary(inp, res, top), inp, res)
 
 

@@ -64,6 +64,10 @@ class _Rich:
         extra = ""
         if "rate" in info and info["rate"]:
             extra = f"{info['rate']:,.0f}/s"
+        if info.get("eta") is not None:  # seconds left
+            extra += f" ETA {int(info['eta']) // 60}:{int(info['eta']) % 60:02d}"
+        if info.get("chunks"):  # e.g. "3/61"
+            extra += f" chunks {info['chunks']}"
         self._bar.update(self._task, advance=n, info=extra)
 
     def done(self) -> None:

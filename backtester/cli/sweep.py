@@ -71,26 +71,6 @@ def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, st
     return strat, g
 
 
-def _progress():
-    """A rich progress bar on stderr (only on a terminal); returns (callback, stop)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    con = Console(stderr=True)
-    if not con.is_terminal:
-        return None, lambda: None
-    bar = Progress(
-        TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=con, transient=True
-    )
-    task = bar.add_task("sweep", total=None)
-    bar.start()
-
-    def cb(done, total):
-        bar.update(task, completed=done, total=total)
-
-    return cb, bar.stop
-
-
 def _heatmap_axes(grid, hx, hy) -> tuple[str, str]:
     names = list(grid.names)
     x = (hx or "").lower() or None
@@ -157,11 +137,20 @@ def sweep_cmd(
     executor: ExecutorOpt = "local",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Reuse the chunk files an interrupted run of the same sweep left in <reports-dir>/<sweep-id>/.",
+        ),
+    ] = False,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
     """Evaluate every combination of a parameter grid (same costs, window and metrics as `hedge backtest`),
-    print the best, the deflated Sharpe of the best and the probability of backtest overfitting (CSCV)."""
+    print the best, the deflated Sharpe of the best and the probability of backtest overfitting (CSCV).
+    Each chunk of combinations is written to <reports-dir>/<sweep-id>/chunks/ as it completes; --resume
+    computes only the chunks an interrupted run did not finish."""
     from ..report.charts import check_plot_path
 
     # every argument check first: nothing is read before the grid is known to be valid
@@ -196,18 +185,21 @@ def sweep_cmd(
         vol_target=vol_target,
     )  # fmt: skip
 
+    from ..paths import reports_dir as resolve_reports
     from ..research import executor as exmod
     from ..research.sweep.outcome import run_sweep, summary
+    from .progress import terminal
 
     exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
-    cb, stop = _progress()
+    prog = terminal(enabled=fmt is not Format.json)
     try:
         with exmod.make(executor, scheduler, workers) as ex:
-            inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=pbo_blocks, progress=cb,
-                                 executor=ex, sample=sample, seed=seed)  # fmt: skip
+            inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=pbo_blocks, progress=prog,
+                                 executor=ex, sample=sample, seed=seed, reports_dir=resolve_reports(reports_dir),
+                                 resume=resume)  # fmt: skip
     finally:
-        stop()
+        prog.done()
     names = list(g.names)
     top_rows = res.top(top)
     out = summary(inp, res, top)
@@ -343,6 +335,12 @@ def _print(out, res, names, top_rows, inp) -> None:
         f"row equals `hedge backtest {out['strategy_name']} --param ...` on {out['period']['start']} .. "
         f"{out['period']['end']}"
     )
+    if res.chunks:
+        ch = res.chunks
+        line(
+            f"sweep {ch['sweep_id']}: {ch['total']:,} chunk(s) in {ch['dir']}"
+            + (f" ({ch['reused']:,} reused, {ch['computed']:,} computed)" if ch["reused"] else "")
+        )
     for n in out["notes"]:
         line(f"- {n}")
     if out.get("heatmap"):

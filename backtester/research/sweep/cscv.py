@@ -167,6 +167,19 @@ def _pairs(s1T, s2T, t1, t2, sizes, tn, halves, lo, hi, out):
         out[2 * q + 1] = _logit(ly, ey, N)
 
 
+@njit(cache=True, error_model="numpy")
+def totals(s1, s2):
+    """Each trial's sums over all its blocks, added in block order."""
+    n, S = s1.shape
+    t1 = np.zeros(n)
+    t2 = np.zeros(n)
+    for j in range(n):
+        for b in range(S):
+            t1[j] += s1[j, b]
+            t2[j] += s2[j, b]
+    return t1, t2
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def pbo_logits(s1, s2, sizes, halves, out, parts):
     """CSCV logits. ``s1``/``s2`` (N, S): per-trial, per-block sums of excess returns and of their
@@ -177,12 +190,7 @@ def pbo_logits(s1, s2, sizes, halves, out, parts):
     P = halves.shape[0]
     s1T = np.ascontiguousarray(s1.T)
     s2T = np.ascontiguousarray(s2.T)
-    t1 = np.zeros(N)
-    t2 = np.zeros(N)
-    for j in range(N):
-        for b in range(S):
-            t1[j] += s1[j, b]
-            t2[j] += s2[j, b]
+    t1, t2 = totals(s1, s2)
     tn = 0.0
     for b in range(S):
         tn += sizes[b]

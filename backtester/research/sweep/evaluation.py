@@ -9,14 +9,15 @@ sums, 16 x 2 floats) is kept: no equity curve outlives its combination.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ...errors import UsageError
+from ...progress import Progress, ensure
 from .inputs import MODES, Inputs, window_arrays
 
 # metric -> True when larger is better
@@ -52,6 +53,7 @@ class SweepResult:
     block_sums: np.ndarray | None = None  # (C, S, 2) per-block sum of excess returns and of their squares
     notes: list[str] = field(default_factory=list)
     compile_seconds: float = 0.0  # numba compiling (or loading cached) kernels during the evaluation
+    chunks: dict | None = None  # with a chunk store: sweep_id, dir, total, reused, computed (chunk files)
 
     @property
     def rate(self) -> float:
@@ -197,14 +199,19 @@ def evaluate(
     metric: str = "sharpe",
     blocks: int = 16,
     chunk: int = DEFAULT_CHUNK,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     keep_blocks: bool = False,
     stats: bool = True,
     executor=None,
+    chunks=None,
 ) -> SweepResult:
     """Every combination of ``inp`` on ``window`` = (a, b): session positions [a, b) or dates (inclusive),
     None = all prepared sessions. ``metric`` ranks the rows; ``blocks`` (even) is the CSCV block count.
-    ``executor``: ``research.executor`` (None or local: here; dask: chunks as tasks, the same numbers)."""
+    ``executor``: ``research.executor`` (None or local: here; dask: chunks as tasks, the same numbers).
+    ``chunks``: a :class:`~.chunks.ChunkStore` (each chunk's results written to disk as it completes, the
+    chunks already there reused when resuming, the PBO read back from the files: the per-block sums are
+    not held in memory). ``progress``: :class:`backtester.progress.Progress` (combinations done, the rate
+    without compiling, the ETA, the chunks done)."""
 
     if metric not in METRICS:
         raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
@@ -212,12 +219,32 @@ def evaluate(
         raise UsageError(f"blocks {blocks} must be an even number >= 2", "e.g. 16 (the default)", param="blocks")
     _kernel()  # import before the clock starts
     with compile_clock() as compiling:
-        result = _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, executor)
+        result = _evaluate(inp, window, metric, blocks, chunk, ensure(progress), keep_blocks, stats, executor,
+                           chunks, compiling)  # fmt: skip
     result.compile_seconds = compiling()
     return result
 
 
-def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, executor) -> SweepResult:
+def _ranges(C: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(C, lo + size)) for lo in range(0, C, size)]
+
+
+def _chunk_size(inp: Inputs, chunk: int, distributed: bool, on_disk: bool) -> int:
+    """Combinations per range: a chunk file's (``chunks.file_chunk()``, or the Dask task size), a Dask
+    task's, or ``chunk`` here (the generic per-chunk path builds dense weights: at most 256)."""
+    from .. import executor as exmod
+    from .chunks import CHUNK_ENV, file_chunk
+
+    if on_disk:
+        if os.environ.get(CHUNK_ENV) or not distributed:
+            return file_chunk()
+        return exmod.DASK_CHUNK
+    if distributed:
+        return exmod.DASK_CHUNK
+    return chunk if inp.factors is not None else min(chunk, 256)
+
+
+def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, executor, store, compiling):
     from . import overfit
 
     t_start = time.perf_counter()
@@ -226,24 +253,40 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
     C = inp.n_combos
     n = len(inp.assets)
     S = len(wa.edges) - 1
+    distributed = executor is not None and executor.name != "local"
+    if distributed and inp.factors is None:
+        raise UsageError(
+            f"executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
+            "use the local executor for this strategy",
+            param="executor",
+        )
+    size = _chunk_size(inp, chunk, distributed, store is not None)
+    ranges = _ranges(C, size)
+    if store is not None:
+        store.open(C, inp.assets, max(S, 0), size, COLUMNS)
     out = np.full((C, len(COLUMNS)), np.nan)
     tim = np.zeros((C, n))
-    blk = np.zeros((C, max(S, 0), 2))
+    hold = store is None or keep_blocks  # with the chunks on disk, the PBO reads the block sums back
+    blk = np.zeros((C if hold else 0, max(S, 0), 2))
     status = np.full(C, -1, dtype=np.int8)
-    if executor is not None and executor.name != "local":
-        _distributed(executor, inp, wa, out, tim, blk, status, progress)
-    else:
-        if inp.factors is None:  # the generic path builds dense weights per chunk: keep chunks small
-            chunk = min(chunk, 256)
-        done = 0
-        cache: dict = {}
-        while done < C:
-            hi = min(C, done + chunk)
-            f = inp.chunk_factors(done, hi)
-            run_factors(inp, wa, f, out[done:hi], tim[done:hi], blk[done:hi], status[done:hi], cache)
-            done = hi
-            if progress is not None:
-                progress(done, C)
+    progress.start("sweep", C)
+    done = rows = computed = reused = 0
+    t0 = time.perf_counter()
+    for lo, hi, (o, t, bs, st), again in _results(inp, wa, executor, ranges, store, chunk, distributed):
+        out[lo:hi], tim[lo:hi], status[lo:hi] = o, t, st
+        if hold:
+            blk[lo:hi] = bs
+        done += 1
+        rows += hi - lo
+        if again:
+            reused += 1
+            progress.advance(hi - lo, chunks=f"{done:,}/{len(ranges):,}")
+            continue
+        computed += hi - lo
+        busy = time.perf_counter() - t0 - compiling()  # combinations/s without compiling
+        rate = computed / busy if busy > 0 else None
+        eta = (C - rows) / rate if rate else None
+        progress.advance(hi - lo, rate=rate, eta=eta, chunks=f"{done:,}/{len(ranges):,}")
     valid = status == 0
     frame = _frame(inp, out, tim, status, valid)
     higher = METRICS[metric]
@@ -266,7 +309,13 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
         )
         if S >= 2:
             sizes = np.diff(wa.edges).astype(float)
-            pbo = overfit.pbo_cscv(blk[valid], sizes)
+            if hold:
+                pbo = overfit.pbo_cscv(blk[valid], sizes)
+            else:
+                from .cscv_chunks import pbo_chunks
+
+                progress.stage("PBO: reading the chunks' block sums back")
+                pbo = pbo_chunks(lambda: store.block_sums(ranges), int(valid.sum()), sizes)
         else:
             pbo = {"pbo": None, "reason": f"the window has {T} returns: too few for {blocks} blocks"}
     bench = None
@@ -281,6 +330,14 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
         bench = dict(zip(COLUMNS, bo[0].tolist(), strict=True)) if bs[0] == 0 else None
         if bench is not None:
             bench["time_in_market"] = {x: float(bt[0, i]) for i, x in enumerate(inp.assets)}
+    progress.done()
+    notes = []
+    info = None
+    if store is not None:
+        info = {"sweep_id": store.sweep_id, "dir": str(store.dir), "total": len(ranges), "reused": reused,
+                "computed": len(ranges) - reused}  # fmt: skip
+        if store.discarded:
+            notes.append(store.discarded)
     return SweepResult(
         frame=frame,
         metric=metric,
@@ -297,50 +354,65 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
         benchmark=bench,
         elapsed=time.perf_counter() - t_start,
         block_sums=blk if keep_blocks else None,
+        notes=notes,
+        chunks=info,
     )
 
 
 _TASK_CACHE: dict = {}  # per worker process: the pattern arrays of the scattered factors
 
 
-def _chunk_task(inp: Inputs, wa, lo: int, hi: int) -> tuple:
-    """One task of a distributed sweep: combinations [lo, hi) -> (metric rows, held time, block sums,
-    status)."""
+def _compute(inp: Inputs, wa, lo: int, hi: int, cache: dict, step: int | None = None) -> tuple:
+    """Combinations [lo, hi) -> (metric rows, held time, block sums, status), run ``step`` at a time."""
     C = hi - lo
     out = np.full((C, len(COLUMNS)), np.nan)
     tim = np.zeros((C, len(inp.assets)))
     blk = np.zeros((C, max(len(wa.edges) - 1, 0), 2))
     status = np.full(C, -1, dtype=np.int8)
-    run_factors(inp, wa, inp.chunk_factors(lo, hi), out, tim, blk, status, _TASK_CACHE)
+    step = step or C
+    for i in range(0, C, step):
+        j = min(C, i + step)
+        run_factors(inp, wa, inp.chunk_factors(lo + i, lo + j), out[i:j], tim[i:j], blk[i:j], status[i:j], cache)
     return out, tim, blk, status
 
 
-def _distributed(executor, inp: Inputs, wa, out, tim, blk, status, progress) -> None:
-    """Chunks of combinations as executor tasks; the prepared inputs (without the strategy object and the
-    signal frame) and the window arrays are sent once."""
+def _chunk_task(inp: Inputs, wa, lo: int, hi: int) -> tuple:
+    """One task of a distributed sweep: combinations [lo, hi) -> (metric rows, held time, block sums,
+    status)."""
+    return _compute(inp, wa, lo, hi, _TASK_CACHE)
+
+
+def _results(inp: Inputs, wa, executor, ranges, store, chunk: int, distributed: bool):
+    """(lo, hi, (out, tim, blk, status), reused) of every range: first the chunk files kept from an
+    interrupted run (``store.resume``), then the others as they complete (each written to ``store`` first)."""
+    todo = []
+    for lo, hi in ranges:
+        got = store.load(lo, hi) if store is not None and store.resume else None
+        if got is not None:
+            yield lo, hi, got, True
+        else:
+            todo.append((lo, hi))
+    if distributed:
+        it = ((todo[k], r) for k, r in executor.map_chunks(_chunk_task, _shared(executor, inp, wa), todo))
+    else:
+        cache: dict = {}
+        step = chunk if inp.factors is not None else min(chunk, 256)
+        it = (((lo, hi), _compute(inp, wa, lo, hi, cache, step)) for lo, hi in todo)
+    for (lo, hi), r in it:
+        if store is not None:
+            store.save(lo, hi, *r)
+        yield lo, hi, r, False
+
+
+def _shared(executor, inp: Inputs, wa) -> tuple:
+    """The prepared inputs (without the strategy object and the signal frame) and the window arrays, sent
+    to the workers once."""
     from dataclasses import replace
 
-    from ..executor import DASK_CHUNK
-
-    if inp.factors is None:
-        raise UsageError(
-            f"executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
-            "use the local executor for this strategy",
-            param="executor",
-        )
-    shared = (
+    return (
         executor.share(("inputs", id(inp)), lambda: replace(inp, strategy=None, signals=None, spec=None)),
         executor.share(("window", id(inp), wa.a, wa.b, len(wa.edges)), lambda: wa),
     )
-    C = inp.n_combos
-    ranges = [(lo, min(C, lo + DASK_CHUNK)) for lo in range(0, C, DASK_CHUNK)]
-    done = 0
-    for k, (o, t, b, s) in executor.map_chunks(_chunk_task, shared, ranges):
-        lo, hi = ranges[k]
-        out[lo:hi], tim[lo:hi], blk[lo:hi], status[lo:hi] = o, t, b, s
-        done += hi - lo
-        if progress is not None:
-            progress(done, C)
 
 
 def metrics_of(result: SweepResult, i: int, assets: list[str]) -> dict:

@@ -8,6 +8,8 @@ json-plain object (top rows, best, deflated Sharpe, PBO, benchmark, notes).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ...errors import UsageError
 from ...jsonplain import plain
 
@@ -36,15 +38,35 @@ def check_args(strategy, grid, params, metric: str, max_combinations: int, strat
 
 
 def run_sweep(
-    store, spec, grid, *, strategy=None, metric="sharpe", blocks=16, progress=None, executor=None, sample=None, seed=0
-):
+    store, spec, grid, *, strategy=None, metric="sharpe", blocks=16, progress=None, executor=None, sample=None, seed=0,
+    reports_dir=None, resume: bool = False,
+):  # fmt: skip
     """Prepare ``spec`` x ``grid`` once and evaluate every combination (or a seeded random ``sample`` of them):
-    (inputs, result). UsageError when every combination is invalid."""
+    (inputs, result). ``reports_dir``: each chunk's results are written to ``<reports_dir>/<sweep-id>/chunks/``
+    as it completes (``chunks.py``); ``resume`` reuses the chunks an interrupted run of the same sweep left
+    there. UsageError when every combination is invalid."""
+    from ... import strategy as st
+    from ...progress import ensure
     from .evaluation import evaluate
     from .inputs import prepare
 
-    inp = prepare(store, spec, grid, strategy=strategy, sample=sample, seed=seed)
-    res = evaluate(inp, metric=metric, blocks=blocks, progress=progress, executor=executor)
+    progress = ensure(progress)
+    chunks = None
+    if reports_dir is not None:
+        from .chunks import ChunkStore, file_chunk, sweep_key
+
+        file_chunk()  # a bad $HEDGE_SWEEP_CHUNK before any work
+        strat = strategy or st.get(spec.strategy, spec.strategies_dir)
+        sid, identity = sweep_key(store, spec, grid, strategy=strat, sample=sample, seed=seed, blocks=blocks)
+        chunks = ChunkStore(reports_dir, sid, identity, resume=resume)
+    progress.stage("preparing prices, signals and the grid")
+    try:
+        inp = prepare(store, spec, grid, strategy=strategy, sample=sample, seed=seed)
+        res = evaluate(inp, metric=metric, blocks=blocks, progress=progress, executor=executor, chunks=chunks)
+    finally:
+        progress.done()
+        if chunks is not None:
+            chunks.close()
     if res.n_valid == 0:
         reasons = res.frame["invalid_reason"].value_counts().to_dict()
         raise UsageError(
@@ -93,5 +115,8 @@ def summary(inp, res, top: int = 10) -> dict:
         "pbo_detail": res.pbo,
         "benchmark_name": inp.benchmark_label,
         "benchmark": {k: res.benchmark.get(k) for k in ROW_KEYS if k != "rebalances"} if res.benchmark else None,
-        "notes": list(inp.notes),
+        "notes": list(inp.notes) + list(res.notes),
+        **(
+            {"sweep_id": res.chunks["sweep_id"], "sweep_dir": str(Path(res.chunks["dir"]).parent)} if res.chunks else {}
+        ),
     }

@@ -112,24 +112,34 @@ def pbo_cscv(
         raise ValueError(f"CSCV needs an even number of blocks from 2 to {MAX_BLOCKS}")
     if N < 2:
         return {"pbo": None, "reason": "fewer than 2 valid combinations", "blocks": S, "splits": 0, "n_trials": N}
-    # complementary pairs: the splits whose IS holds block 0, each with its complement
-    pairs = _halves(S)
-    total_pairs = len(pairs)
-    max_pairs = max(1, int(budget // (2 * N)))
-    sampled = max_pairs < total_pairs
-    if sampled:
-        rng = np.random.default_rng(seed)
-        pairs = pairs[np.sort(rng.choice(total_pairs, size=max_pairs, replace=False))]
+    pairs, total_pairs = split_pairs(N, S, budget, seed)
     if compiled:
         lam = _logits_compiled(bs, sizes, pairs)
     else:
         lam = _logits_numpy(bs, sizes, pairs)
+    return pbo_of_logits(lam, S, N, total_pairs)
+
+
+def split_pairs(N: int, S: int, budget: float = PBO_BUDGET, seed: int = 0) -> tuple[np.ndarray, int]:
+    """(the complementary split pairs evaluated, how many there are in all): the splits whose IS holds
+    block 0, each with its complement; a seeded sample of them when N x splits would exceed ``budget``."""
+    pairs = _halves(S)
+    total_pairs = len(pairs)
+    max_pairs = max(1, int(budget // (2 * N)))
+    if max_pairs < total_pairs:
+        rng = np.random.default_rng(seed)
+        pairs = pairs[np.sort(rng.choice(total_pairs, size=max_pairs, replace=False))]
+    return pairs, total_pairs
+
+
+def pbo_of_logits(lam: np.ndarray, S: int, N: int, total_pairs: int) -> dict:
+    """The PBO record of the splits' logits."""
     return {
         "pbo": float(np.mean(lam <= 0)),
         "blocks": S,
         "splits": int(lam.size),
         "splits_total": 2 * total_pairs,
-        "sampled": sampled,
+        "sampled": int(lam.size) < 2 * total_pairs,
         "n_trials": N,
         "logit_median": float(np.median(lam)),
     }

@@ -1,0 +1,122 @@
+"""The PBO by CSCV from per-block sums read chunk by chunk (a sweep's chunk files), never all in memory.
+
+Two passes over the chunks, on the same split pairs as :func:`overfit.pbo_cscv` (``overfit.split_pairs``):
+
+1. for every split, the in-sample (IS) best trial's IS score and its out-of-sample (OOS) score: each
+   chunk's first maximum, replaced by a later chunk's only when strictly larger (the first maximum over
+   all trials, as the in-memory kernel finds it);
+2. for every split, how many trials' OOS scores are below and equal to that OOS score.
+
+The scores are computed with the arithmetic of ``cscv.py`` (a half's sums added block by block in
+increasing block order from 0.0, the totals likewise, the same score function), so the logits, and the
+PBO, are bit-identical to ``pbo_cscv``'s on the same block sums. Memory: one chunk's block sums plus a
+few numbers per split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from numba import njit, prange
+
+from .cscv import _first_max, _logit, _ranks, _score, totals
+
+
+@njit(cache=True, error_model="numpy")
+def _half_scores(s1, s2, t1, t2, half, na, nb, x, y):
+    """x: every trial's score on the blocks ``half``; y: on the other blocks (totals - half)."""
+    for j in range(s1.shape[0]):
+        a1 = 0.0
+        a2 = 0.0
+        for h in range(half.shape[0]):
+            a1 += s1[j, half[h]]
+            a2 += s2[j, half[h]]
+        x[j] = _score(a1, a2, na)
+        y[j] = _score(t1[j] - a1, t2[j] - a2, nb)
+
+
+@njit(cache=True, error_model="numpy")
+def _sizes(sizes, halves):
+    tn = 0.0
+    for b in range(sizes.shape[0]):
+        tn += sizes[b]
+    na = np.zeros(halves.shape[0])
+    for q in range(halves.shape[0]):
+        for h in range(halves.shape[1]):
+            na[q] += sizes[halves[q, h]]
+    return na, tn
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos_at_best, less, equal):
+    """One chunk (``s1``/``s2`` (n, S)), every split (2q: IS = halves[q]; 2q+1: IS = its complement).
+    ``ranking`` False (pass 1): update each split's IS best score and that trial's OOS score (``seen``
+    False: no chunk yet); True (pass 2): add the counts of OOS scores below / equal to the IS best's."""
+    n = s1.shape[0]
+    if n == 0:
+        return
+    t1, t2 = totals(s1, s2)
+    na, tn = _sizes(sizes, halves)
+    for q in prange(halves.shape[0]):
+        x = np.empty(n)
+        y = np.empty(n)
+        _half_scores(s1, s2, t1, t2, halves[q], na[q], tn - na[q], x, y)
+        if ranking:
+            lx, ex, ly, ey = _ranks(x, y, oos_at_best[2 * q], oos_at_best[2 * q + 1])
+            less[2 * q] += lx
+            equal[2 * q] += ex
+            less[2 * q + 1] += ly
+            equal[2 * q + 1] += ey
+            continue
+        bx = _first_max(x)
+        by = _first_max(y)
+        if not seen or x[bx] > is_best[2 * q]:
+            is_best[2 * q] = x[bx]
+            oos_at_best[2 * q] = y[bx]
+        if not seen or y[by] > is_best[2 * q + 1]:
+            is_best[2 * q + 1] = y[by]
+            oos_at_best[2 * q + 1] = x[by]
+
+
+@njit(cache=True, error_model="numpy")
+def _logits(less, equal, N):
+    out = np.empty(less.shape[0])
+    for i in range(less.shape[0]):
+        out[i] = _logit(less[i], equal[i], N)
+    return out
+
+
+def pbo_chunks(
+    chunks: Callable[[], Iterable[np.ndarray]], n_trials: int, block_sizes, budget: float | None = None, seed: int = 0
+) -> dict:
+    """:func:`overfit.pbo_cscv` of the valid trials' block sums delivered by ``chunks()`` (called twice, an
+    iterable of (k, S, 2) arrays, in trial order; ``n_trials`` = their total count)."""
+    from .overfit import MAX_BLOCKS, PBO_BUDGET, pbo_of_logits, split_pairs
+
+    sizes = np.asarray(block_sizes, dtype=float)
+    S = len(sizes)
+    N = int(n_trials)
+    if S < 2 or S % 2 or S > MAX_BLOCKS:
+        raise ValueError(f"CSCV needs an even number of blocks from 2 to {MAX_BLOCKS}")
+    if N < 2:
+        return {"pbo": None, "reason": "fewer than 2 valid combinations", "blocks": S, "splits": 0, "n_trials": N}
+    pairs, total_pairs = split_pairs(N, S, PBO_BUDGET if budget is None else budget, seed)
+    halves = np.array(pairs, dtype=np.int64)
+    P2 = 2 * len(halves)
+    is_best = np.full(P2, -np.inf)
+    oos = np.full(P2, -np.inf)
+    less = np.zeros(P2, dtype=np.int64)
+    equal = np.zeros(P2, dtype=np.int64)
+    for ranking in (False, True):
+        seen = False
+        count = 0
+        for bs in chunks():
+            if len(bs):
+                s1, s2 = np.ascontiguousarray(bs[:, :, 0]), np.ascontiguousarray(bs[:, :, 1])
+                chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos, less, equal)
+                seen = True
+                count += len(bs)
+        if count != N:
+            raise ValueError(f"the chunks hold {count} valid trials, not {N}")
+    return pbo_of_logits(_logits(less, equal, N), S, N, total_pairs)
