@@ -7,9 +7,9 @@ Two passes over the chunks, on the same split pairs as :func:`overfit.pbo_cscv` 
    all trials, as the in-memory kernel finds it);
 2. for every split, how many trials' OOS scores are below and equal to that OOS score.
 
-The scores are computed with the arithmetic of ``cscv.py`` (a half's sums added block by block in
-increasing block order from 0.0, the totals likewise, the same score function), so the logits, and the
-PBO, are bit-identical to ``pbo_cscv``'s on the same block sums. Memory: one chunk's block sums plus a
+The scores are computed by the functions of ``cscv.py`` (kept prefix sums of a half's blocks in increasing
+order, the same score), so the logits, and the PBO, are bit-identical to ``pbo_cscv``'s on the same block
+sums; each pass costs about what the in-memory kernel does. Memory: one chunk's block sums plus a
 few numbers per split.
 """
 
@@ -17,51 +17,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-from .cscv import _first_max, _logit, _ranks, _score, totals
+from .cscv import FUSED, _first_max, _level, _logit, _ranks, _scores, totals
 
 
 @njit(cache=True, error_model="numpy")
-def _half_scores(s1, s2, t1, t2, half, na, nb, x, y):
-    """x: every trial's score on the blocks ``half``; y: on the other blocks (totals - half)."""
-    for j in range(s1.shape[0]):
-        a1 = 0.0
-        a2 = 0.0
-        for h in range(half.shape[0]):
-            a1 += s1[j, half[h]]
-            a2 += s2[j, half[h]]
-        x[j] = _score(a1, a2, na)
-        y[j] = _score(t1[j] - a1, t2[j] - a2, nb)
-
-
-@njit(cache=True, error_model="numpy")
-def _sizes(sizes, halves):
-    tn = 0.0
-    for b in range(sizes.shape[0]):
-        tn += sizes[b]
-    na = np.zeros(halves.shape[0])
-    for q in range(halves.shape[0]):
-        for h in range(halves.shape[1]):
-            na[q] += sizes[halves[q, h]]
-    return na, tn
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos_at_best, less, equal):
-    """One chunk (``s1``/``s2`` (n, S)), every split (2q: IS = halves[q]; 2q+1: IS = its complement).
-    ``ranking`` False (pass 1): update each split's IS best score and that trial's OOS score (``seen``
-    False: no chunk yet); True (pass 2): add the counts of OOS scores below / equal to the IS best's."""
-    n = s1.shape[0]
-    if n == 0:
-        return
-    t1, t2 = totals(s1, s2)
-    na, tn = _sizes(sizes, halves)
-    for q in prange(halves.shape[0]):
-        x = np.empty(n)
-        y = np.empty(n)
-        _half_scores(s1, s2, t1, t2, halves[q], na[q], tn - na[q], x, y)
+def _part(s1T, s2T, t1, t2, sizes, tn, halves, lo, hi, ranking, seen, is_best, oos_at_best, less, equal):
+    """Pairs lo .. hi-1 of one chunk: the scores as ``cscv._pairs`` computes them (kept prefix sums, the
+    same functions), then pass 1 or pass 2 (see :func:`chunk_pass`)."""
+    N = s1T.shape[1]
+    H = halves.shape[1]
+    F = min(FUSED, H)
+    P1 = np.zeros((max(H - F, 1), N))
+    P2 = np.zeros((max(H - F, 1), N))
+    x = np.empty(N)
+    y = np.empty(N)
+    prev = np.full(H, -1, dtype=np.int64)
+    for q in range(lo, hi):
+        d0 = 0
+        while d0 < H - F and halves[q, d0] == prev[d0]:
+            d0 += 1
+        for d in range(d0, H - F):
+            b = halves[q, d]
+            _level(P1, P2, d, s1T, s2T, b)
+            prev[d] = b
+        na = 0.0
+        for h in range(H):
+            na += sizes[halves[q, h]]
+        _scores(P1, P2, H - F - 1, s1T, s2T, halves[q], F, t1, t2, na, tn - na, x, y)
         if ranking:
             lx, ex, ly, ey = _ranks(x, y, oos_at_best[2 * q], oos_at_best[2 * q + 1])
             less[2 * q] += lx
@@ -77,6 +63,29 @@ def chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos_at_best, less,
         if not seen or y[by] > is_best[2 * q + 1]:
             is_best[2 * q + 1] = y[by]
             oos_at_best[2 * q + 1] = x[by]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos_at_best, less, equal, parts):
+    """One chunk (``s1``/``s2`` (n, S)), every split (2q: IS = halves[q]; 2q+1: IS = its complement).
+    ``ranking`` False (pass 1): update each split's IS best score and that trial's OOS score (``seen``
+    False: no chunk yet); True (pass 2): add the counts of OOS scores below / equal to the IS best's.
+    ``parts``: ranges of pairs run in parallel (each split is updated by one of them only)."""
+    n = s1.shape[0]
+    P = halves.shape[0]
+    if n == 0:
+        return
+    t1, t2 = totals(s1, s2)
+    tn = 0.0
+    for b in range(sizes.shape[0]):
+        tn += sizes[b]
+    s1T = np.ascontiguousarray(s1.T)
+    s2T = np.ascontiguousarray(s2.T)
+    parts = max(1, min(parts, P))
+    per = (P + parts - 1) // parts
+    for k in prange(parts):
+        _part(s1T, s2T, t1, t2, sizes, tn, halves, k * per, min(P, k * per + per), ranking, seen, is_best,
+              oos_at_best, less, equal)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -108,13 +117,14 @@ def pbo_chunks(
     oos = np.full(P2, -np.inf)
     less = np.zeros(P2, dtype=np.int64)
     equal = np.zeros(P2, dtype=np.int64)
+    threads = numba.get_num_threads()
     for ranking in (False, True):
         seen = False
         count = 0
         for bs in chunks():
             if len(bs):
                 s1, s2 = np.ascontiguousarray(bs[:, :, 0]), np.ascontiguousarray(bs[:, :, 1])
-                chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos, less, equal)
+                chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos, less, equal, threads)
                 seen = True
                 count += len(bs)
         if count != N:
