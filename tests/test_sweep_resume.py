@@ -82,7 +82,8 @@ def test_sweep_on_disk_equals_in_memory_and_holds_no_block_sums(snapshot_store, 
     st.close()
     _same(res, ref)
     assert res.block_sums is None and res.pbo["splits"] == 12870 and res.pbo["pbo"] is not None
-    assert res.chunks == {"sweep_id": st.sweep_id, "dir": str(st.dir), "total": 5, "reused": 0, "computed": 5}
+    assert res.chunks == {"sweep_id": st.sweep_id, "dir": str(st.dir), "total": 5, "reused": 0, "computed": 5,
+                          "computed_combinations": 30}  # fmt: skip
     files = sorted(p.name for p in st.dir.iterdir())
     assert files == [f"{lo:012d}-{min(lo + 7, 30):012d}.parquet" for lo in range(0, 30, 7)]
     man = json.loads((st.root / "sweep.json").read_text())
@@ -240,3 +241,41 @@ def test_sweep_killed_mid_way_resumes_to_the_uninterrupted_numbers(snapshot_stor
     assert len(after) == 420 and not [p for p in after[0].parent.iterdir() if p.name.startswith(".")]
     assert {n: present[n] for n in present} == {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in after
                                                 if p.name in present}  # fmt: skip
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_top_rows_equal_a_stable_sort_of_the_valid_rows(higher):
+    import pandas as pd
+
+    from backtester.research.sweep.evaluation import SweepResult
+
+    rng = np.random.default_rng(3)
+    m = rng.choice([0.1, 0.2, 0.3, np.nan, -0.0, 0.0], size=200)
+    frame = pd.DataFrame({"x": np.arange(200), "sharpe": m, "valid": rng.random(200) > 0.2})
+    res = SweepResult(frame, "sharpe", higher, "", "", 0, 200, int(frame["valid"].sum()), None, None, None, None,
+                      None, 0.0)  # fmt: skip
+    for n in (1, 10, 200):
+        old = frame[frame["valid"]].sort_values("sharpe", ascending=not higher, na_position="last", kind="stable")
+        assert res.top(n).equals(old.head(n))
+
+
+@pytest.mark.slow
+def test_cli_resume_on_dask_reuses_the_local_chunks(snapshot_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("HEDGE_SWEEP_CHUNK", "7")
+    grid = [x for g in SMALL for x in ("--grid", g)]
+    base = ["sweep", "seed-thesis", *grid, "--data-dir", str(snapshot_store.root), "--reports-dir", str(tmp_path)]
+    code, local, err = run_cli(*base, "--format", "json")
+    assert code == 0, err
+    files = _chunk_files(tmp_path)
+    assert len(files) == 5
+    files[1].unlink()
+    files[4].unlink()
+    kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files if p.exists()}
+    code, dist, err = run_cli(*base, "--format", "json", "--resume", "--executor", "dask", "--workers", "2")
+    assert code == 0, err
+    assert dist == local  # the same bytes
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files if p.name in kept} == kept
+    code, out, err = run_cli(*base, "--resume")
+    assert code == 0, err
+    sid = json.loads(local)["sweep_id"]
+    assert f"sweep {sid}: 5 chunk(s) in" in out.replace("\n", " ") and "(5 reused, 0 computed)" in out

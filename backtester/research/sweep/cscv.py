@@ -137,28 +137,40 @@ def _logit(less, equal, N):
 
 
 @njit(cache=True, error_model="numpy")
-def _pairs(s1T, s2T, t1, t2, sizes, tn, halves, lo, hi, out):
-    """The logits of pairs lo .. hi-1 (two per pair: IS = the half, then IS = its complement)."""
-    N = s1T.shape[1]
-    H = halves.shape[1]
+def buffers(N, H):
+    """The work arrays of :func:`pair_scores` for N trials and halves of H blocks."""
     F = min(FUSED, H)
     P1 = np.zeros((max(H - F, 1), N))  # P1[d]: the sums of the half's first d+1 blocks
     P2 = np.zeros((max(H - F, 1), N))
-    x = np.empty(N)
-    y = np.empty(N)
-    prev = np.full(H, -1, dtype=np.int64)
+    return P1, P2, np.empty(N), np.empty(N), np.full(H, -1, dtype=np.int64)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def pair_scores(P1, P2, prev, s1T, s2T, t1, t2, sizes, tn, halves, q, x, y):
+    """x, y: every trial's score on pair q's half and on its complement (the prefix levels that differ
+    from the previous pair's redone)."""
+    H = halves.shape[1]
+    F = min(FUSED, H)
+    d0 = 0
+    while d0 < H - F and halves[q, d0] == prev[d0]:
+        d0 += 1
+    for d in range(d0, H - F):
+        b = halves[q, d]
+        _level(P1, P2, d, s1T, s2T, b)
+        prev[d] = b
+    na = 0.0
+    for h in range(H):
+        na += sizes[halves[q, h]]
+    _scores(P1, P2, H - F - 1, s1T, s2T, halves[q], F, t1, t2, na, tn - na, x, y)
+
+
+@njit(cache=True, error_model="numpy")
+def _pairs(s1T, s2T, t1, t2, sizes, tn, halves, lo, hi, out):
+    """The logits of pairs lo .. hi-1 (two per pair: IS = the half, then IS = its complement)."""
+    N = s1T.shape[1]
+    P1, P2, x, y, prev = buffers(N, halves.shape[1])
     for q in range(lo, hi):
-        d0 = 0
-        while d0 < H - F and halves[q, d0] == prev[d0]:
-            d0 += 1
-        for d in range(d0, H - F):
-            b = halves[q, d]
-            _level(P1, P2, d, s1T, s2T, b)
-            prev[d] = b
-        na = 0.0
-        for h in range(H):
-            na += sizes[halves[q, h]]
-        _scores(P1, P2, H - F - 1, s1T, s2T, halves[q], F, t1, t2, na, tn - na, x, y)
+        pair_scores(P1, P2, prev, s1T, s2T, t1, t2, sizes, tn, halves, q, x, y)
         bx = _first_max(x)
         by = _first_max(y)
         lx, ex, ly, ey = _ranks(x, y, y[bx], x[by])

@@ -21,33 +21,16 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .cscv import FUSED, _first_max, _level, _logit, _ranks, _scores, totals
+from .cscv import _first_max, _logit, _ranks, buffers, pair_scores, totals
 
 
 @njit(cache=True, error_model="numpy")
 def _part(s1T, s2T, t1, t2, sizes, tn, halves, lo, hi, ranking, seen, is_best, oos_at_best, less, equal):
     """Pairs lo .. hi-1 of one chunk: the scores as ``cscv._pairs`` computes them (kept prefix sums, the
     same functions), then pass 1 or pass 2 (see :func:`chunk_pass`)."""
-    N = s1T.shape[1]
-    H = halves.shape[1]
-    F = min(FUSED, H)
-    P1 = np.zeros((max(H - F, 1), N))
-    P2 = np.zeros((max(H - F, 1), N))
-    x = np.empty(N)
-    y = np.empty(N)
-    prev = np.full(H, -1, dtype=np.int64)
+    P1, P2, x, y, prev = buffers(s1T.shape[1], halves.shape[1])
     for q in range(lo, hi):
-        d0 = 0
-        while d0 < H - F and halves[q, d0] == prev[d0]:
-            d0 += 1
-        for d in range(d0, H - F):
-            b = halves[q, d]
-            _level(P1, P2, d, s1T, s2T, b)
-            prev[d] = b
-        na = 0.0
-        for h in range(H):
-            na += sizes[halves[q, h]]
-        _scores(P1, P2, H - F - 1, s1T, s2T, halves[q], F, t1, t2, na, tn - na, x, y)
+        pair_scores(P1, P2, prev, s1T, s2T, t1, t2, sizes, tn, halves, q, x, y)
         if ranking:
             lx, ex, ly, ey = _ranks(x, y, oos_at_best[2 * q], oos_at_best[2 * q + 1])
             less[2 * q] += lx

@@ -59,17 +59,21 @@ class SweepResult:
     def rate(self) -> float:
         """Combinations per second, compile time excluded (a first sweep compiles its kernels once)."""
         t = self.elapsed - self.compile_seconds
-        return self.n_total / t if t > 0 else float("nan")
+        n = self.n_total if self.chunks is None else self.chunks["computed_combinations"]
+        return n / t if t > 0 else float("nan")
 
     @property
     def n_invalid(self) -> int:
         return self.n_total - self.n_valid
 
     def top(self, n: int = 10) -> pd.DataFrame:
-        v = self.frame[self.frame["valid"]]
-        return v.sort_values(self.metric, ascending=not self.higher_is_better, na_position="last", kind="stable").head(
-            n
-        )
+        """The ``n`` best valid rows by the metric (ties: grid order; NaN last), as a stable sort of the
+        valid rows would give them, ordered on the metric column alone (no copy of the frame)."""
+        valid = self.frame["valid"].to_numpy(bool)
+        idx = np.flatnonzero(valid)
+        m = self.frame[self.metric].to_numpy(float)[idx]
+        order = np.argsort(-m if self.higher_is_better else m, kind="stable")[:n]
+        return self.frame.iloc[idx[order]]
 
 
 def _kernel():
@@ -170,26 +174,29 @@ def pattern_arrays(wa, factors, cache: dict | None = None) -> tuple:
 
 def _frame(inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, valid: np.ndarray) -> pd.DataFrame:
     """The result frame, built in one go: grid values, metrics (NaN for invalid rows), ``rebalances`` as
-    Int64, ``time_in_<asset>``, ``valid``, ``invalid_reason``."""
+    Int64, ``time_in_<asset>``, ``valid``, ``invalid_reason``. ``out`` and ``tim`` are masked in place and
+    the float columns are views of them (no copy of 10^6 rows)."""
     cols: dict = {}
     if inp.grid is not None:
         cols.update(inp.combos.columns())
     bad = ~valid
+    rebalances = out[:, COLUMNS.index("rebalances")].copy()
+    out[bad] = np.nan
+    tim[bad] = np.nan
     for k, name in enumerate(COLUMNS):
-        v = out[:, k]
         if name == "rebalances":
-            cols[name] = pd.array(np.where(valid, v, 0.0).astype(np.int64), dtype="Int64")
+            cols[name] = pd.array(np.where(valid, rebalances, 0.0).astype(np.int64), dtype="Int64")
             cols[name][bad] = pd.NA
         else:
-            cols[name] = np.where(valid, v, np.nan)
+            cols[name] = out[:, k]
     for i, asset in enumerate(inp.assets):
-        cols[f"time_in_{asset}"] = np.where(valid, tim[:, i], np.nan)
+        cols[f"time_in_{asset}"] = tim[:, i]
     cols["valid"] = valid
     reasons = np.full(len(status), None, dtype=object)
     for code, why in INVALID.items():
         reasons[status == code] = why
     cols["invalid_reason"] = reasons.tolist()
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, copy=False)
 
 
 def evaluate(
@@ -335,7 +342,7 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
     info = None
     if store is not None:
         info = {"sweep_id": store.sweep_id, "dir": str(store.dir), "total": len(ranges), "reused": reused,
-                "computed": len(ranges) - reused}  # fmt: skip
+                "computed": len(ranges) - reused, "computed_combinations": computed}  # fmt: skip
         if store.discarded:
             notes.append(store.discarded)
     return SweepResult(
