@@ -130,7 +130,13 @@ class ChunkStore:
     def _take_lock(self) -> None:
         import fcntl
 
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        from ... import fsutil
+
+        try:
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise fsutil.os_error(e, f"cannot write the sweep folder {self.root}", "pass a writable --reports-dir",
+                                  param="reports_dir") from None  # fmt: skip
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
