@@ -157,15 +157,19 @@ def sweep(
     same window, costs and metrics as :func:`backtest`. ``progress``: a :class:`backtester.progress.Progress`
     (combinations done, rate, ETA). ``save_chunks``: write each chunk's results to
     ``<reports_dir>/<sweep-id>/chunks/`` (``reports_dir`` as :func:`save` resolves it), as ``hedge sweep``
-    does; ``resume``: reuse the chunks an interrupted run of the same sweep left there (implies it)."""
+    does (``max_combinations`` then up to 10^7; above 10^6 ``frame`` holds the 1,000 best valid rows only);
+    ``resume``: reuse the chunks an interrupted run of the same sweep left there (implies ``save_chunks``)."""
     from .paths import reports_dir as resolve
+    from .research.sweep.grid import SWEEP_COMBINATIONS_LIMIT
     from .research.sweep.outcome import check_args, run_sweep, summary
 
     name, obj = _strategy(strategy)
-    strat, fixed, g = check_args(obj or name, grid, params or {}, metric, max_combinations, strategies_dir)
+    on_disk = save_chunks or resume
+    strat, fixed, g = check_args(obj or name, grid, params or {}, metric, max_combinations, strategies_dir,
+                                 limit=SWEEP_COMBINATIONS_LIMIT if on_disk else None)  # fmt: skip
     spec = _spec(strat.name, fixed, benchmark=benchmark, start=start, end=end, gold=gold,
                  strategies_dir=strategies_dir, options=options, exec_options=exec_options)  # fmt: skip
-    folder = resolve(reports_dir) if save_chunks or resume else None
+    folder = resolve(reports_dir) if on_disk else None
     inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=blocks, progress=progress,
                          reports_dir=folder, resume=resume)  # fmt: skip
     return SweepOutcome(res.frame, res.top(top), summary(inp, res, top), inp, res)

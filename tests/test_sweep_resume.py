@@ -279,3 +279,60 @@ def test_cli_resume_on_dask_reuses_the_local_chunks(snapshot_store, tmp_path, mo
     assert code == 0, err
     sid = json.loads(local)["sweep_id"]
     assert f"sweep {sid}: 5 chunk(s) in" in out.replace("\n", " ") and "(5 reused, 0 computed)" in out
+
+
+def test_above_lean_rows_only_the_best_rows_stay_and_the_summary_is_the_same(snapshot_store, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from backtester.research.sweep import evaluation as ev
+    from backtester.research.sweep.outcome import summary
+
+    strat = get("seed-thesis")
+    spec = RunSpec("seed-thesis")
+    g = parse_grid(["floor=0.08:0.12:0.01", "gold=0.5,0.7", "btc=0.2,0.4"], strat)  # 0.7 + 0.4: invalid
+    inp = prepare(snapshot_store, spec, g, strategy=strat)
+    monkeypatch.setenv("HEDGE_SWEEP_CHUNK", "3")
+    sid, ident = sweep_key(snapshot_store, spec, g, strategy=strat)
+    st = ChunkStore(tmp_path, sid, ident)
+    full = evaluate(inp, chunks=st)
+    st.close()
+    monkeypatch.setattr(ev, "LEAN_ROWS", 10)
+    monkeypatch.setattr(ev, "LEAN_TOP", 6)
+    st = ChunkStore(tmp_path, sid, ident, resume=True)
+    lean = evaluate(inp, chunks=st)
+    st.close()
+    assert not full.lean and lean.lean and lean.chunks["reused"] == 7
+    # (invalid_reason: all None among valid rows, object dtype; str dtype with NaN in a frame with invalid rows)
+    ref = full.top(6).sort_index()
+    assert len(lean.frame) == 6 and lean.frame.drop(columns="invalid_reason").equals(ref.drop(columns="invalid_reason"))
+    assert lean.frame["invalid_reason"].isna().all() and ref["invalid_reason"].isna().all()
+    assert list(lean.top(6).index) == list(full.top(6).index) and lean.invalid_reasons() == full.invalid_reasons() == {
+        "weights sum above 1": 5}  # fmt: skip
+    assert lean.best.pop("invalid_reason") is None and pd.isna(full.best.pop("invalid_reason"))
+    assert lean.best == full.best and lean.deflated_sharpe == full.deflated_sharpe and lean.pbo == full.pbo
+    a, b = summary(inp, lean, 5), summary(inp, full, 5)
+    assert a.pop("notes")[-1].startswith("20 combinations: the result frame holds the 6 best valid rows")
+    b.pop("notes")
+    assert a == b
+
+
+HUGE = ["--grid", "floor=0.05:0.15:0.0001", "--grid", "btc=0:1:0.001", "--grid", "gold=0.1,0.2"]  # 2,004,002
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["sweep", "seed-thesis", "--grid", "floor=0.05,0.1", "--max-combinations", "10000001"],
+         "above the limit 10,000,000"),
+        (["walkforward", "seed-thesis", "--grid", "floor=0.05,0.1", "--max-combinations", "2000000"],
+         "above the limit 1,000,000"),
+        (["sweep", "seed-thesis", *HUGE, "--max-combinations", "10000000", "--heatmap", "h.html"],
+         "--heatmap draws every combination: at most 1,000,000"),
+        (["sweep", "seed-thesis", *HUGE, "--max-combinations", "10000000", "--top", "1001"],
+         "--top 1001 is above 1,000 for more than 1,000,000 combinations"),
+    ],
+)  # fmt: skip
+def test_sweep_limit_is_ten_million_with_the_chunks_on_disk(args, match, tmp_path):
+    code, _, err = run_cli(*args, "--data-dir", str(tmp_path / "none"))
+    assert code == 2 and match in err, err
+    assert not (tmp_path / "reports").exists()  # nothing written before the arguments are known good

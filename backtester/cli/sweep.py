@@ -63,11 +63,13 @@ WorkersOpt = Annotated[
 ]
 
 
-def grid_args(strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir, sample=None):
+def grid_args(
+    strategy: str, grid, param, metric: str, max_combinations: int, strategies_dir, sample=None, limit=None
+):  # fmt: skip
     """``research.sweep.outcome.check_args`` (shared with ``hedge walkforward``): (the Strategy, the Grid)."""
     from ..research.sweep.outcome import check_args
 
-    strat, _, g = check_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample)
+    strat, _, g = check_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample, limit)
     return strat, g
 
 
@@ -154,9 +156,20 @@ def sweep_cmd(
     from ..report.charts import check_plot_path
 
     # every argument check first: nothing is read before the grid is known to be valid
-    strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample)
+    from ..research.sweep.evaluation import LEAN_ROWS, LEAN_TOP
+    from ..research.sweep.grid import SWEEP_COMBINATIONS_LIMIT
+
+    strat, g = grid_args(strategy, grid, param, metric, max_combinations, strategies_dir, sample,
+                         SWEEP_COMBINATIONS_LIMIT)  # fmt: skip
     if top < 1:
         raise UsageError(f"--top {top} is below 1", "print at least one row")
+    lean = (min(sample, g.size) if sample else g.size) > LEAN_ROWS  # only the best rows stay in memory
+    if lean and top > LEAN_TOP:
+        raise UsageError(f"--top {top} is above {LEAN_TOP:,} for more than {LEAN_ROWS:,} combinations",
+                         f"give --top {LEAN_TOP:,} or less (every row is in the sweep's chunk files)")  # fmt: skip
+    if lean and heatmap is not None:
+        raise UsageError(f"--heatmap draws every combination: at most {LEAN_ROWS:,}",
+                         "sweep a coarser grid or a --sample for the heatmap")  # fmt: skip
     from ..research.sweep.overfit import MAX_BLOCKS
     from ..research.sweep.spa import MAX_REPS
 
@@ -253,7 +266,8 @@ def _best_report(store, inp, res, out, title, reports_dir) -> dict:
     run, warning = best_run(store, inp, res)
     ttl = title or f"{inp.strategy.name} (best of {res.n_valid:,} by {res.metric})"
     extra = sweep_record(out)
-    extra["sweep"]["rank_stability"] = rank_stability(inp, res)  # issue 13: the best's rank in each half
+    if not res.lean:  # it evaluates every combination again, in memory, on each half
+        extra["sweep"]["rank_stability"] = rank_stability(inp, res)  # issue 13: the best's rank in each half
     page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=extra)
     rec = {"run_id": run.run_id, "run_dir": str(run.path), "report": str(page)}
     if warning:

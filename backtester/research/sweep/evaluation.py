@@ -36,6 +36,8 @@ COLUMNS = [
     "turnover", "costs", "costs_annual", "sr_period", "skew", "kurtosis", "rebalances",
 ]  # fmt: skip
 DEFAULT_CHUNK = 4096
+LEAN_ROWS = 1_000_000  # above this, with the chunks on disk, only the metric and sr_period stay in memory
+LEAN_TOP = 1000  # ... and the result frame holds this many best valid rows
 INVALID = {1: "weights sum above 1", 2: "negative weight"}
 
 
@@ -59,6 +61,7 @@ class SweepResult:
     notes: list[str] = field(default_factory=list)
     compile_seconds: float = 0.0  # numba compiling (or loading cached) kernels during the evaluation
     chunks: dict | None = None  # with a chunk store: sweep_id, dir, total, reused, computed (chunk files)
+    invalid_counts: dict | None = None  # above LEAN_ROWS (the frame holds the best rows only): reason -> count
 
     @property
     def rate(self) -> float:
@@ -70,6 +73,17 @@ class SweepResult:
     @property
     def n_invalid(self) -> int:
         return self.n_total - self.n_valid
+
+    @property
+    def lean(self) -> bool:
+        """The frame holds the best valid rows only (a sweep above ``LEAN_ROWS`` with its chunks on disk)."""
+        return self.invalid_counts is not None
+
+    def invalid_reasons(self) -> dict[str, int]:
+        """Invalid combinations per reason, most frequent first."""
+        if self.invalid_counts is not None:
+            return dict(self.invalid_counts)
+        return {str(k): int(v) for k, v in self.frame["invalid_reason"].value_counts().items()}
 
     def top(self, n: int = 10) -> pd.DataFrame:
         """The ``n`` best valid rows by the metric (ties: grid order; NaN last), as a stable sort of the
@@ -177,13 +191,16 @@ def pattern_arrays(wa, factors, cache: dict | None = None) -> tuple:
     return feats, fchg, ev_ptr, ev_idx
 
 
-def _frame(inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, valid: np.ndarray) -> pd.DataFrame:
+def _frame(
+    inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, valid: np.ndarray, rows: np.ndarray | None = None
+) -> pd.DataFrame:
     """The result frame, built in one go: grid values, metrics (NaN for invalid rows), ``rebalances`` as
     Int64, ``time_in_<asset>``, ``valid``, ``invalid_reason``. ``out`` and ``tim`` are masked in place and
-    the float columns are views of them (no copy of 10^6 rows)."""
+    the float columns are views of them (no copy of 10^6 rows). ``rows``: the combinations (row numbers,
+    the index) that ``out`` holds, when not all of them."""
     cols: dict = {}
     if inp.grid is not None:
-        cols.update(inp.combos.columns())
+        cols.update(inp.combos.columns(rows))
     bad = ~valid
     rebalances = out[:, COLUMNS.index("rebalances")].copy()
     out[bad] = np.nan
@@ -201,7 +218,38 @@ def _frame(inp: Inputs, out: np.ndarray, tim: np.ndarray, status: np.ndarray, va
     for code, why in INVALID.items():
         reasons[status == code] = why
     cols["invalid_reason"] = reasons.tolist()
-    return pd.DataFrame(cols, copy=False)
+    return pd.DataFrame(cols, copy=False, index=None if rows is None else pd.Index(rows))
+
+
+def _lean_frame(inp: Inputs, store, ranges, m: np.ndarray, status: np.ndarray, higher: bool) -> pd.DataFrame:
+    """The frame of the ``LEAN_TOP`` best valid rows by ``m`` (NaN on invalid rows), read back from the chunk
+    files (each verified again) and indexed by row number."""
+    from ...errors import DataError
+
+    idx = np.flatnonzero(status == 0)
+    order = np.argsort(-m[idx] if higher else m[idx], kind="stable")[:LEAN_TOP]
+    rows = np.sort(idx[order])
+    k = np.searchsorted(np.array([lo for lo, _ in ranges]), rows, side="right") - 1
+    parts = []
+    for c in np.unique(k):
+        lo, hi = ranges[c]
+        got = store.load(lo, hi)
+        if got is None:
+            raise DataError(
+                f"the sweep chunk {store.path(lo, hi)} changed while the sweep ran", "run the sweep again with --resume"
+            )
+        sel = rows[k == c] - lo
+        parts.append((got[0][sel], got[1][sel], got[3][sel]))
+    out = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(COLUMNS)))
+    tim = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, len(inp.assets)))
+    st = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int8)
+    return _frame(inp, out, tim, st, st == 0, rows=rows)
+
+
+def _invalid_counts(status: np.ndarray) -> dict[str, int]:
+    """Invalid combinations per reason, most frequent first (as ``value_counts`` of ``invalid_reason``)."""
+    counts = {why: int((status == code).sum()) for code, why in INVALID.items()}
+    return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: -kv[1]))
 
 
 def evaluate(
@@ -276,16 +324,22 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
     ranges = _ranges(C, size)
     if store is not None:
         store.open(C, inp.assets, max(S, 0), size, COLUMNS)
-    out = np.full((C, len(COLUMNS)), np.nan)
-    tim = np.zeros((C, n))
     hold = store is None or keep_blocks  # with the chunks on disk, the PBO reads the block sums back
+    lean = store is not None and not keep_blocks and C > LEAN_ROWS  # only the metric and sr_period kept
+    kept = [COLUMNS.index(metric), COLUMNS.index("sr_period")]
+    out = np.full((C, len(kept) if lean else len(COLUMNS)), np.nan)
+    tim = np.zeros((0 if lean else C, n))
     blk = np.zeros((C if hold else 0, max(S, 0), 2))
     status = np.full(C, -1, dtype=np.int8)
     progress.start("sweep", C)
     done = rows = computed = reused = 0
     t0 = time.perf_counter()
     for lo, hi, (o, t, bs, st), again in _results(inp, wa, executor, ranges, store, chunk, distributed):
-        out[lo:hi], tim[lo:hi], status[lo:hi] = o, t, st
+        status[lo:hi] = st
+        if lean:
+            out[lo:hi] = o[:, kept]
+        else:
+            out[lo:hi], tim[lo:hi] = o, t
         if hold:
             blk[lo:hi] = bs
         done += 1
@@ -300,18 +354,28 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
         eta = (C - rows) / rate if rate else None
         progress.advance(hi - lo, rate=rate, eta=eta, chunks=f"{done:,}/{len(ranges):,}")
     valid = status == 0
-    frame = _frame(inp, out, tim, status, valid)
     higher = METRICS[metric]
+    notes = []
+    if lean:
+        out[~valid] = np.nan
+        m, sr_all = out[:, 0], out[:, 1]
+        frame = _lean_frame(inp, store, ranges, m, status, higher)
+        notes.append(
+            f"{C:,} combinations: the result frame holds the {len(frame):,} best valid rows (every row is in the "
+            f"chunk files of {store.dir})"
+        )
+    else:
+        frame = _frame(inp, out, tim, status, valid)
+        m, sr_all = frame[metric].to_numpy(float), frame["sr_period"].to_numpy(float)  # NaN on invalid rows
     T = len(wa.dates)
     best_index = best = None
     dsr = pbo = None
     if valid.any():
-        m = frame[metric].to_numpy(float)  # NaN on invalid rows
         if not np.isnan(m).all():  # the first best row, as Series.idxmax / idxmin
             best_index = int(np.nanargmax(m) if higher else np.nanargmin(m))
             best = frame.loc[best_index].to_dict()
     if stats and best_index is not None:
-        srs = frame["sr_period"].to_numpy(float)[valid]
+        srs = sr_all[valid]
         dsr = overfit.deflated_sharpe(
             sr=float(frame.at[best_index, "sr_period"]),
             skew=float(frame.at[best_index, "skew"]),
@@ -343,7 +407,6 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
         if bench is not None:
             bench["time_in_market"] = {x: float(bt[0, i]) for i, x in enumerate(inp.assets)}
     progress.done()
-    notes = []
     info = None
     if store is not None:
         info = {"sweep_id": store.sweep_id, "dir": str(store.dir), "total": len(ranges), "reused": reused,
@@ -368,6 +431,7 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
         block_sums=blk if keep_blocks else None,
         notes=notes,
         chunks=info,
+        invalid_counts=_invalid_counts(status) if lean else None,
     )
 
 

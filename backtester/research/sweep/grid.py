@@ -23,7 +23,10 @@ import numpy as np
 from ...errors import UsageError
 
 DEFAULT_MAX_COMBINATIONS = 200_000
-MAX_COMBINATIONS_LIMIT = 1_000_000  # --max-combinations itself: ~7 GB at the 100k sweep's 708 MiB (bench/RESULTS.md)
+MAX_COMBINATIONS_LIMIT = 1_000_000  # --max-combinations of an in-memory evaluation (walk-forward, the API)
+# `hedge sweep` (chunks on disk): above LEAN_ROWS (evaluation.py) only the metric, sr_period and status of
+# each combination stay in memory (17 bytes), the rows shown are read back from the chunk files
+SWEEP_COMBINATIONS_LIMIT = 10_000_000
 MAX_RANGE_VALUES = 100_000
 ROUND = 10
 
@@ -117,15 +120,18 @@ def parse_grid(items: list[str] | None, strategy, fixed: dict | None = None) -> 
     return Grid(tuple(names), tuple(values))
 
 
-def check_size(grid: Grid, max_combinations: int, sample: int | None = None) -> int:
-    """The number of combinations to evaluate (``sample`` of them when given), at most ``max_combinations``."""
+def check_size(
+    grid: Grid, max_combinations: int, sample: int | None = None, limit: int = MAX_COMBINATIONS_LIMIT
+) -> int:
+    """The number of combinations to evaluate (``sample`` of them when given), at most ``max_combinations``
+    (itself at most ``limit``: ``SWEEP_COMBINATIONS_LIMIT`` for a sweep with its chunks on disk)."""
     if max_combinations < 1:
         raise UsageError(
             f"max_combinations {max_combinations} is below 1", "give a positive maximum", param="max_combinations"
         )
-    if max_combinations > MAX_COMBINATIONS_LIMIT:
+    if max_combinations > limit:
         raise UsageError(
-            f"max_combinations {max_combinations:,} is above the limit {MAX_COMBINATIONS_LIMIT:,}",
+            f"max_combinations {max_combinations:,} is above the limit {limit:,}",
             "sweep a coarser grid, or split it into several sweeps",
             param="max_combinations",
         )
@@ -187,8 +193,10 @@ class Combos(Sequence):
             p.update(zip(self.grid.names, combo, strict=True))
             yield p
 
-    def columns(self) -> dict[str, np.ndarray]:
-        """One array per grid name: the value of that parameter in each combination."""
+    def columns(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """One array per grid name: the value of that parameter in each combination (of ``rows`` only)."""
+        if rows is not None:
+            return _columns(self.grid, np.array(np.unravel_index(np.asarray(rows, dtype=np.int64), self._sizes)))
         idx = np.indices(self._sizes).reshape(len(self._sizes), -1) if self._sizes else np.zeros((0, 0), int)
         return _columns(self.grid, idx)
 
@@ -236,6 +244,7 @@ class Sample(Sequence):
     def number(self, i: int) -> int:
         return int(self.index[i])
 
-    def columns(self) -> dict[str, np.ndarray]:
+    def columns(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         sizes = [len(v) for v in self.grid.values]
-        return _columns(self.grid, np.array(np.unravel_index(self.index, sizes)))
+        index = self.index if rows is None else self.index[np.asarray(rows, dtype=np.int64)]
+        return _columns(self.grid, np.array(np.unravel_index(index, sizes)))

@@ -19,19 +19,21 @@ ROW_KEYS = [
 ]  # fmt: skip
 
 
-def check_args(strategy, grid, params, metric: str, max_combinations: int, strategies_dir=None, sample=None):
+def check_args(
+    strategy, grid, params, metric: str, max_combinations: int, strategies_dir=None, sample=None, limit=None
+):  # fmt: skip
     """The checks on the strategy (a name or a Strategy), the fixed ``params`` (a dict or ``["k=v", ...]``),
     the ``grid`` (``["name=v1,v2", "name=a:b:s"]``), its size and the ``metric`` (UsageError naming the
     parameter); returns (the Strategy, the fixed params as a dict, the Grid)."""
     from ... import strategy as st
     from .evaluation import METRICS
-    from .grid import check_size, parse_grid
+    from .grid import MAX_COMBINATIONS_LIMIT, check_size, parse_grid
 
     strat = st.get(strategy, strategies_dir) if isinstance(strategy, str) else strategy
     fixed = dict(params) if isinstance(params, dict) else st.parse_params(params)
     strat.resolve(fixed)
     g = parse_grid(grid, strat, fixed)
-    check_size(g, max_combinations, sample)
+    check_size(g, max_combinations, sample, limit or MAX_COMBINATIONS_LIMIT)
     if metric not in METRICS:
         raise UsageError(f"metric {metric!r} is unknown", f"use one of: {', '.join(METRICS)}", param="metric")
     return strat, fixed, g
@@ -68,7 +70,7 @@ def run_sweep(
         if chunks is not None:
             chunks.close()
     if res.n_valid == 0:
-        reasons = res.frame["invalid_reason"].value_counts().to_dict()
+        reasons = res.invalid_reasons()
         raise UsageError(
             f"all {res.n_total:,} combinations are invalid ("
             + ", ".join(f"{k}: {v:,}" for k, v in reasons.items())
@@ -103,7 +105,7 @@ def summary(inp, res, top: int = 10) -> dict:
             "total": res.n_total,
             "valid": res.n_valid,
             "invalid": res.n_invalid,
-            "invalid_reasons": {str(k): int(v) for k, v in frame["invalid_reason"].value_counts().items()},
+            "invalid_reasons": res.invalid_reasons(),
             "grid": inp.grid.size,
             "sample": {"size": res.n_total, "seed": inp.sample_seed} if inp.sample_seed is not None else None,
         },
