@@ -50,7 +50,10 @@ MetricOpt = Annotated[
         help="Rank by: sharpe, sortino, cagr, total_return, calmar, max_drawdown, volatility, turnover, costs.",
     ),
 ]
-MaxCombinationsOpt = Annotated[int, typer.Option("--max-combinations", help="Refuse grids larger than this.")]
+MaxCombinationsOpt = Annotated[
+    int,
+    typer.Option("--max-combinations", help="Refuse grids larger than this (sweep: up to 10^7; walkforward: 10^6)."),
+]
 ExecutorOpt = Annotated[
     str, typer.Option("--executor", help="Where the chunks run: local (this process) or dask (dask.distributed).")
 ]
