@@ -9,7 +9,8 @@ sums, 16 x 2 floats) is kept: no equity curve outlives its combination.
 The combinations run in ranges ``[lo, hi)`` (here, or as executor tasks). With a chunk store
 (``chunks.ChunkStore``, what ``hedge sweep`` uses) each range's results are written to disk as they arrive,
 the ranges already there are reused when resuming, and the PBO reads the per-block sums back from the files
-(``cscv_chunks``) instead of holding them: memory then grows by ~19 floats per combination, not 51.
+(``cscv_chunks``) instead of holding them: memory then grows by ~19 floats per combination, not 51; above
+``LEAN_ROWS`` by 2 floats and a status byte (the rows shown are read back from the files).
 """
 
 from __future__ import annotations
@@ -88,11 +89,16 @@ class SweepResult:
     def top(self, n: int = 10) -> pd.DataFrame:
         """The ``n`` best valid rows by the metric (ties: grid order; NaN last), as a stable sort of the
         valid rows would give them, ordered on the metric column alone (no copy of the frame)."""
-        valid = self.frame["valid"].to_numpy(bool)
-        idx = np.flatnonzero(valid)
-        m = self.frame[self.metric].to_numpy(float)[idx]
-        order = np.argsort(-m if self.higher_is_better else m, kind="stable")[:n]
-        return self.frame.iloc[idx[order]]
+        pos = best_rows(self.frame[self.metric].to_numpy(float), self.frame["valid"].to_numpy(bool),
+                        self.higher_is_better, n)  # fmt: skip
+        return self.frame.iloc[pos]
+
+
+def best_rows(m: np.ndarray, valid: np.ndarray, higher: bool, n: int) -> np.ndarray:
+    """Positions of the ``n`` best valid values of ``m``, best first (ties: in order; NaN last)."""
+    idx = np.flatnonzero(valid)
+    v = m[idx]
+    return idx[np.argsort(-v if higher else v, kind="stable")[:n]]
 
 
 def _kernel():
@@ -226,9 +232,7 @@ def _lean_frame(inp: Inputs, store, ranges, m: np.ndarray, status: np.ndarray, h
     files (each verified again) and indexed by row number."""
     from ...errors import DataError
 
-    idx = np.flatnonzero(status == 0)
-    order = np.argsort(-m[idx] if higher else m[idx], kind="stable")[:LEAN_TOP]
-    rows = np.sort(idx[order])
+    rows = np.sort(best_rows(m, status == 0, higher, LEAN_TOP))
     k = np.searchsorted(np.array([lo for lo, _ in ranges]), rows, side="right") - 1
     parts = []
     for c in np.unique(k):
