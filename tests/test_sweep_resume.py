@@ -279,6 +279,7 @@ def test_cli_resume_on_dask_reuses_the_local_chunks(snapshot_store, tmp_path, mo
     assert code == 0, err
     sid = json.loads(local)["sweep_id"]
     assert f"sweep {sid}: 5 chunk(s) in" in out.replace("\n", " ") and "(5 reused, 0 computed)" in out
+    assert "(every chunk reused)" in out
 
 
 def test_above_lean_rows_only_the_best_rows_stay_and_the_summary_is_the_same(snapshot_store, tmp_path, monkeypatch):

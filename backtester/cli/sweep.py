@@ -347,8 +347,11 @@ def _print(out, res, names, top_rows, inp) -> None:
             f"CAGR {common.fmt_pct(b['cagr'])}, max DD {common.fmt_pct(b['max_drawdown'])}"
         )
     compiled = f", of which {res.compile_seconds:.1f} s compiling kernels" if res.compile_seconds >= 0.5 else ""
+    speed = f"{res.rate:,.0f} combinations/s without compiling"
+    if res.chunks and not res.chunks["computed"]:
+        speed = "every chunk reused"
     line(
-        f"evaluated in {res.elapsed:.2f} s{compiled} ({res.rate:,.0f} combinations/s without compiling); each "
+        f"evaluated in {res.elapsed:.2f} s{compiled} ({speed}); each "
         f"row equals `hedge backtest {out['strategy_name']} --param ...` on {out['period']['start']} .. "
         f"{out['period']['end']}"
     )
