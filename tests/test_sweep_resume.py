@@ -337,3 +337,19 @@ def test_sweep_limit_is_ten_million_with_the_chunks_on_disk(args, match, tmp_pat
     code, _, err = run_cli(*args, "--data-dir", str(tmp_path / "none"))
     assert code == 2 and match in err, err
     assert not (tmp_path / "reports").exists()  # nothing written before the arguments are known good
+
+
+def test_api_sweep_writes_and_resumes_chunks_with_a_progress(snapshot_store, tmp_path, monkeypatch):
+    import backtester as hb
+
+    monkeypatch.setenv("HEDGE_SWEEP_CHUNK", "8")
+    rec = Recorder()
+    a = hb.sweep(snapshot_store, "seed-thesis", SMALL, progress=rec, save_chunks=True, reports_dir=tmp_path)
+    assert ("start", "sweep", 30) in rec.events and rec.events[-1] == ("done",)
+    assert sum(e[1] for e in rec.events if e[0] == "advance") == 30
+    assert a.result.chunks["computed"] == 4 and a.to_json()["sweep_id"] == a.result.chunks["sweep_id"]
+    b = hb.sweep(snapshot_store, "seed-thesis", SMALL, resume=True, reports_dir=tmp_path)
+    assert b.result.chunks["reused"] == 4 and b.to_json() == a.to_json()
+    c = hb.sweep(snapshot_store, "seed-thesis", SMALL)  # in memory: nothing written, the same numbers
+    assert c.result.chunks is None and "sweep_id" not in c.to_json()
+    assert {k: v for k, v in a.to_json().items() if k not in ("sweep_id", "sweep_dir")} == c.to_json()
