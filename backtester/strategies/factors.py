@@ -21,6 +21,7 @@ Features must be finite (NaN means "unknown" upstream and is 0 here, as ``Strate
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,10 @@ class Factors:
     loadings: np.ndarray  # (C, K, n) float64
 
     def __post_init__(self):
-        self.features = np.ascontiguousarray(np.nan_to_num(np.asarray(self.features, dtype=np.float64)))
+        f = np.asarray(self.features, dtype=np.float64)
+        if not np.isfinite(f).all():  # nan_to_num copies even a clean array (every take / rows / restrict)
+            f = np.nan_to_num(f)
+        self.features = np.ascontiguousarray(f)
         self.pattern = np.ascontiguousarray(np.asarray(self.pattern, dtype=np.int64))
         self.loadings = np.ascontiguousarray(np.asarray(self.loadings, dtype=np.float64))
         P, K, _ = self.features.shape
@@ -78,8 +82,11 @@ class Factors:
 
 
 def regime(cond: pd.Series | np.ndarray) -> list[np.ndarray]:
-    """Features of a two-state strategy: ``[cond, not cond]`` as floats (unknown counts as false)."""
-    c = np.asarray(pd.Series(cond).fillna(False).to_numpy(), dtype=bool).astype(np.float64)
+    """Features of a two-state strategy: ``[cond, not cond]`` as floats (unknown counts as false); ``cond`` may
+    be an array of any shape (one row per threshold set, see :class:`Form`)."""
+    if isinstance(cond, pd.Series):
+        cond = cond.fillna(False).to_numpy()
+    c = np.asarray(cond, dtype=bool).astype(np.float64)
     return [c, 1.0 - c]
 
 
@@ -128,6 +135,167 @@ def from_features(
                     load[c, k, col[a]] = v
     feat = np.stack(feats) if feats else np.zeros((0, K, T))
     return Factors(names, feat, np.array(pattern, dtype=np.int64), load)
+
+
+@dataclass(frozen=True)
+class Form:
+    """A strategy's weights in factor form, written once for one parameter set and for a whole grid.
+
+    ``shape`` names the parameters the features depend on (the pattern key); ``features(signals, p)`` gives K
+    values (scalars or arrays on the signal rows) and ``loadings(p)`` K dicts asset -> weight (CASH ignored).
+    Called with a list of parameter dicts (a backtest, ``Strategy.fn``) it is :func:`from_features`, once per
+    dict. Called with a grid's lazy product (``research.sweep.grid.Combos`` / ``Sample``: ``.grid``, ``.base``)
+    it is :func:`from_grid`: no Python object per combination.
+
+    * ``vector_features``: ``features`` also accepts each swept ``shape`` parameter as an array of all its
+      values, shaped to broadcast against the others and the rows (``floor`` (n1, 1, 1, 1), ``spread_bp``
+      (1, n2, 1, 1), ...; numpy comparisons such as ``x < p["floor"]`` then give every threshold set at once);
+      otherwise it is called once per distinct threshold set.
+    * ``vector_loadings``: ``loadings`` also accepts each swept number as a (C,) array over combinations
+      (string parameters stay scalars: it is called once per distinct set of them); the assets it names may
+      then depend on string parameters only. Otherwise the whole grid goes through :func:`from_features`.
+    * ``assets_by``: the parameters ``Strategy.assets`` reads (None: any), so the sweep lists the assets held
+      once per distinct set of them rather than once per combination.
+    """
+
+    shape: tuple[str, ...]
+    features: Callable[[pd.DataFrame, dict], list]
+    loadings: Callable[[dict], list[dict]]
+    vector_features: bool = True
+    vector_loadings: bool = True
+    assets_by: tuple[str, ...] | None = None
+
+    def __call__(self, signals: pd.DataFrame, params_list) -> Factors:
+        if getattr(params_list, "grid", None) is not None and hasattr(params_list, "base"):
+            return from_grid(signals, params_list, self)
+        return self.per_dict(signals, params_list)
+
+    def per_dict(self, signals: pd.DataFrame, params_list) -> Factors:
+        return from_features(
+            signals.index,
+            params_list,
+            key=lambda p: tuple(p[k] for k in self.shape),
+            features=lambda p: self.features(signals, p),
+            loadings=self.loadings,
+        )
+
+
+def grid_numbers(combos) -> np.ndarray:
+    """(C,) int64: the grid number of each row of a ``Combos`` (0 .. C-1) or a ``Sample`` (its ``index``)."""
+    idx = getattr(combos, "index", None)
+    if isinstance(idx, np.ndarray):
+        return idx.astype(np.int64, copy=False)
+    return np.arange(len(combos), dtype=np.int64)
+
+
+def first_seen(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct codes in order of first appearance, each row's rank among them): the numbering a dict
+    filled row by row gives, in array operations."""
+    uniq, first = np.unique(codes, return_index=True)
+    order = uniq[np.argsort(first, kind="stable")]
+    rank = np.empty(size, dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return order, rank[codes]
+
+
+def from_grid(signals: pd.DataFrame, combos, form: Form) -> Factors:
+    """:class:`Factors` of every combination of a grid's lazy product, equal (bit for bit: same patterns in
+    the same order, same features, same loadings, same assets in the same order) to ``form.per_dict(signals,
+    list(combos))``, built with array operations: the pattern of a combination is a mixed-radix number of
+    its ``shape`` parameters' value indices, the features of all patterns come from one broadcast call (or one
+    call per pattern), the loadings from arithmetic on (C,) parameter arrays."""
+    grid, base = combos.grid, combos.base
+    names, values = list(grid.names), list(grid.values)
+    texts = {n for n, v in zip(names, values, strict=True) if isinstance(v[0], str)}
+    swept = [k for k, n in enumerate(names) if n in form.shape]
+    if not form.vector_loadings or any(names[k] in texts for k in swept):
+        return form.per_dict(signals, combos)
+    sizes = [len(v) for v in values]
+    after = [math.prod(sizes[k + 1 :]) for k in range(len(sizes))]
+    numbers = grid_numbers(combos)
+
+    def digits(k: int) -> np.ndarray:  # each row's value index of grid name k
+        return (numbers // after[k]) % sizes[k]
+
+    T = len(signals)
+    # patterns: the mixed-radix number of the shape parameters' indices (last grid name fastest), renumbered
+    # in order of first appearance
+    code = np.zeros(len(numbers), dtype=np.int64)
+    for k in swept:
+        code = code * sizes[k] + digits(k)
+    full = [sizes[k] for k in swept]
+    order, pattern = first_seen(code, math.prod(full))
+    feats = _grid_features(signals, form, base, [names[k] for k in swept], [values[k] for k in swept], order, T)
+    # loadings: once per distinct set of the swept strings, on (C,) arrays of the swept numbers
+    K = feats.shape[1]
+    strs = [k for k in range(len(names)) if names[k] in texts]
+    gcode = np.zeros(len(numbers), dtype=np.int64)
+    for k in strs:
+        gcode = gcode * sizes[k] + digits(k)
+    gsize = math.prod(sizes[k] for k in strs)
+    groups, grank = first_seen(gcode, gsize)
+    one = len(groups) == 1
+    assets: dict[str, None] = {}
+    parts = []
+    for g, gc in enumerate(groups):
+        rows = slice(None) if one else np.flatnonzero(grank == g)
+        p = dict(base)
+        rest = int(gc)
+        for k in reversed(strs):
+            rest, j = divmod(rest, sizes[k])
+            p[names[k]] = values[k][j]
+        for k in range(len(names)):
+            if names[k] not in texts:
+                p[names[k]] = np.asarray(values[k])[digits(k)[rows]]
+        ld = form.loadings(p)
+        if len(ld) != K:
+            raise ValueError("every pattern needs the same number of features and loadings")
+        for d in ld:
+            for a in d:
+                if a != "CASH":
+                    assets.setdefault(a)
+        parts.append((rows, ld))
+    col = {a: i for i, a in enumerate(assets)}
+    load = np.zeros((len(numbers), K, len(col)))
+    for rows, ld in parts:
+        for k, d in enumerate(ld):
+            for a, v in d.items():
+                if a != "CASH":
+                    load[rows, k, col[a]] = v
+    return Factors(list(assets), feats, pattern, load)
+
+
+def _grid_features(signals, form: Form, base: dict, names: list, values: list, order: np.ndarray, T: int):
+    """(len(order), K, T): the features of the patterns ``order`` (mixed-radix codes over ``names``)."""
+    sizes = [len(v) for v in values]
+    if form.vector_features:
+        p = dict(base)
+        for j, (n, v) in enumerate(zip(names, values, strict=True)):
+            shape = [1] * (len(names) + 1)
+            shape[j] = len(v)
+            p[n] = np.asarray(v).reshape(shape)
+        f = form.features(signals, p)
+        out = np.empty((*sizes, len(f), T))
+        for k, x in enumerate(f):
+            x = np.asarray(x, dtype=np.float64)
+            if x.ndim and x.shape[-1] != T:
+                raise ValueError("each feature must have one value per signal row")
+            out[..., k, :] = x
+        out = out.reshape(math.prod(sizes), len(f), T)
+        return out if np.array_equal(order, np.arange(len(out))) else out[order]
+    feats = []
+    for c in order:
+        p = dict(base)
+        rest = int(c)
+        for j in reversed(range(len(names))):
+            rest, i = divmod(rest, sizes[j])
+            p[names[j]] = values[j][i]
+        f = [np.asarray(pd.Series(x, index=signals.index) if np.ndim(x) == 0 else x, dtype=np.float64)
+             for x in form.features(signals, p)]  # fmt: skip
+        if any(a.shape != (T,) for a in f):
+            raise ValueError("each feature must have one value per signal row")
+        feats.append(np.vstack(f))
+    return np.stack(feats)
 
 
 def per_combination(strategy, signals: pd.DataFrame, params_list: Sequence[dict]) -> Factors:
