@@ -221,6 +221,12 @@ def _finite(a):
     return np.where(np.isfinite(a), a, np.nan) if a.ndim else (float(a) if np.isfinite(a) else np.nan)
 
 
+def _number(v):
+    """A parameter's value as a float, or, for a sweep's array of its values (a weight evaluated for every
+    combination at once, ``factors.Form``), as a float array: the same arithmetic element by element."""
+    return float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)
+
+
 def _shift(a: np.ndarray, n: int) -> np.ndarray:
     out = np.full(a.shape, np.nan)
     if n == 0:
@@ -301,7 +307,7 @@ def _name(node: ast.Name, sc: _Scope) -> tuple[Fn, str]:
         return (lambda ctx: v), "num"
     if n in sc.params:
         sc.used_params.add(n)
-        return (lambda ctx: float(ctx.params[n])), "num"
+        return (lambda ctx: _number(ctx.params[n])), "num"
     if sc.scalar_only:
         raise sc.fail(f"unknown parameter '{n}'", _suggest(n, sc.params) if sc.params else "declare it in [params]")
     if n in sc.columns:
@@ -519,4 +525,4 @@ def compile_weight(text, where: str, *, params) -> Expr:
     sc = _Scope(where, frozenset(), frozenset(), frozenset(params), frozenset(), True)
     tree = _parse(text, sc)
     f, _ = _value(tree, sc)
-    return Expr(text, lambda ctx, f=f: float(f(ctx)), tuple(sorted(sc.used_params)))
+    return Expr(text, lambda ctx, f=f: _number(f(ctx)), tuple(sorted(sc.used_params)))

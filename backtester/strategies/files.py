@@ -152,27 +152,33 @@ class FileStrategy:
         return pd.DataFrame(table[sel], index=signals.index, columns=list(self.assets))
 
     def sweep(self, signals: pd.DataFrame, plist):
-        from .factors import from_features
+        """Factor form: each rule's firing rows once per distinct set of the condition parameters, the weights
+        as loadings (on arrays of every combination's parameters when ``plist`` is a grid: factors.Form)."""
+        from .factors import Form
 
         cols: dict = {}
         conds: dict = {}
         cond_params = tuple(sorted({k for r in self.rules if r.when for k in r.when.params}))
 
-        def features(p):
-            on = self.fired(expr.Context(signals, p, cols), conds)
-            return [x.astype(np.float64) for x in on]
+        def features(s, p):
+            return [x.astype(np.float64) for x in self.fired(expr.Context(s, p, cols), conds)]
 
-        def loadings(p):
-            t = self.weight_table(p, check=False)  # the sweep marks invalid combinations itself
-            return [dict(zip(self.assets, row, strict=True)) for row in t]
+        form = Form(cond_params, features, self.loadings, vector_features=False, assets_by=())
+        return form(signals, plist)
 
-        return from_features(
-            signals.index,
-            plist,
-            key=lambda p: tuple(p[k] for k in cond_params),
-            features=features,
-            loadings=loadings,
-        )
+    def loadings(self, p: dict) -> list[dict]:
+        """Per rule (then 'none fired'), asset -> weight for every asset of the file (:meth:`weight_table`
+        without its checks: the sweep marks invalid combinations itself); a parameter may be an array."""
+        ctx = expr.Context(pd.DataFrame(), p)
+        out = []
+        for r in self.rules:
+            d: dict = dict.fromkeys(self.assets, 0.0)
+            for a, e in r.weights.items():
+                if a != "CASH":
+                    v = e(ctx)
+                    d[a] = np.where(np.isfinite(v), v, np.nan)
+            out.append(d)
+        return [*out, dict.fromkeys(self.assets, 0.0)]
 
     def strategy(self) -> Strategy:
         assets = self.assets
@@ -184,7 +190,7 @@ class FileStrategy:
             uses=self.uses,
             assets=lambda p: assets,
             source=str(self.path),
-            sweep_fn=self.sweep,
+            sweep_fn=_sweep_fn(self.sweep),
         )
 
     def explain(self) -> dict:
@@ -364,3 +370,14 @@ def load_dir(folder: str | Path) -> dict[str, Strategy]:
             )
         out[s.name] = s
     return out
+
+
+def _sweep_fn(sweep):
+    """``FileStrategy.sweep`` as the strategy's ``sweep_fn``, telling the sweep that the assets held do not
+    depend on the parameters (``factors.Form.assets_by``)."""
+
+    def fn(signals, plist):
+        return sweep(signals, plist)
+
+    fn.assets_by = ()
+    return fn

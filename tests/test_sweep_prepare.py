@@ -1,0 +1,129 @@
+"""Sweep preparation in array operations (issue 15): ``factors.Form`` over a grid's lazy product gives the very
+Factors of the per-combination path (same patterns in the same order, same features, same loadings, same
+assets in the same order: compared byte for byte), on the real snapshot, for every built-in sweepable
+strategy and a strategy file of examples/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backtester.research.sweep import Combos, parse_grid
+from backtester.research.sweep.inputs import _universe
+from backtester.strategies import files
+from backtester.strategies._util import above, below, flag
+from backtester.strategies.factors import Factors, Form, first_seen, from_features, regime
+from backtester.strategy import get
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GRIDS = [
+    ("seed-thesis", ["floor=0.06:0.15:0.01", "spread_bp=-5:45:5", "rrp_drained_bn=0:900:300", "gold=0.1,0.5",
+                     "btc=0.05:0.3:0.05", "neutral_mix=SPY:0.6,IEF:0.4,SPY:1"]),
+    ("qt-pivot", ["gold=0.1,0.5", "neutral=cash,mix", "btc=0.1,0.3"]),
+    ("reserve-scarcity", ["upper=0.09:0.13:0.01", "max_weight=0.5,0.8", "lower=0.05,0.07,0.1", "btc_share=0.2,0.4",
+                          "hedge=GLD:0.3,IEF:0.2,BTC-USD:1"]),
+    ("spread-stress", ["gold=0.2,0.4", "spread_bp=-10:30:5", "hedge=GLD:0.3,IEF:0.2"]),
+    ("net-liquidity-trend", ["btc=0.1,0.3", "band_bn=0:200:25", "gold=0.2,0.5"]),
+    ("static-mix", ["btc=0:0.4875:0.0125", "gld=0:0.48:0.02"]),
+    ("buy-hold", ["asset=SPY,GLD,CASH"]),
+]  # fmt: skip
+TOML = (EXAMPLES / "seed-thesis.toml", ["floor=0.06:0.15:0.01", "spread_bp=0:45:15", "gold=0.1,0.5",
+                                        "btc=0.05:0.3:0.05", "rrp_drained_bn=0,500"])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def signals(snapshot_store):
+    from backtester import signals as sig
+
+    return sig.compute(snapshot_store)
+
+
+def assert_identical(a: Factors, b: Factors):
+    assert a.assets == b.assets
+    for k in ("features", "pattern", "loadings"):
+        x, y = getattr(a, k), getattr(b, k)
+        assert x.shape == y.shape and x.dtype == y.dtype, k
+        assert x.tobytes() == y.tobytes(), k  # bit for bit (NaN and -0.0 included)
+
+
+def _cases():
+    for name, grid in GRIDS:
+        yield pytest.param(lambda name=name: get(name), grid, id=name)
+    path, grid = TOML
+    yield pytest.param(lambda: files.load_strategy(path), grid, id=path.name)
+
+
+@pytest.mark.parametrize("strategy,grid", list(_cases()))
+def test_grid_factors_equal_the_per_combination_path(strategy, grid, signals):
+    s = strategy()
+    combos = Combos(parse_grid(grid, s), s.resolve({}))
+    assert len(combos) >= 3
+    fast = s.sweep_fn(signals, combos)
+    slow = s.sweep_fn(signals, list(combos))  # a list: one parameter dict at a time (from_features)
+    assert_identical(fast, slow)
+    assert fast.features.shape[0] > 1 or name_has_one_pattern(s)
+    # a seeded subset (--sample): patterns renumbered in order of first appearance, as the dict path does
+    sample = combos.sample(max(2, len(combos) // 7), seed=3)
+    assert_identical(s.sweep_fn(signals, sample), s.sweep_fn(signals, list(sample)))
+    # the assets held: visited once per distinct hedge / neutral_mix, same list in the same order
+    by = getattr(s.sweep_fn, "assets_by", None)
+    if by is not None:
+        from backtester.run import strategy_assets
+
+        want = list(dict.fromkeys(a for p in combos for a in strategy_assets(s, p, "GLD")))
+        assert _universe(s, combos, "GLD") == want
+
+
+def name_has_one_pattern(s) -> bool:
+    return s.name in ("qt-pivot", "static-mix", "buy-hold")
+
+
+def test_seed_thesis_conditions_equal_the_pandas_helpers(signals):
+    """Every threshold set at once (broadcast numpy comparisons) against the scalar pandas helpers."""
+    s = get("seed-thesis")
+    combos = Combos(parse_grid(["spread_bp=-5,0,12.5", "floor=0.07,0.1", "rrp_drained_bn=0,250"], s), s.resolve({}))
+    f = s.sweep_fn(signals, combos)
+    assert f.features.shape[0] == 12
+    for c in range(len(combos)):
+        p = combos[c]
+        t = p["spread_bp"]
+        widening = above(signals, "sofr_effr_bp_20d", t) | above(signals, "sofr_iorb_bp_20d", t)
+        drained = below(signals, "rrp_balance", p["rrp_drained_bn"])
+        on = below(signals, "reserves_to_gdp", p["floor"]) | (drained & widening) | flag(signals, "qt_ended")
+        want = np.vstack(regime(on))
+        assert np.array_equal(f.features[f.pattern[c]], want), p
+    # the thresholds matter: not every pattern is the same
+    assert len({f.features[i].tobytes() for i in range(12)}) > 1
+
+
+def test_first_seen_numbers_codes_as_a_dict_does():
+    codes = np.array([5, 2, 5, 0, 2, 7, 0])
+    order, rank = first_seen(codes, 8)
+    seen: dict = {}
+    want = [seen.setdefault(int(c), len(seen)) for c in codes]
+    assert order.tolist() == list(seen) and rank.tolist() == want
+
+
+def test_form_shape_and_feature_checks(signals):
+    """A form whose string parameter shapes the features falls back to the per-combination path (same
+    Factors); a feature of the wrong length is refused on both paths."""
+    sig = signals.iloc[-50:]
+
+    def feats(s, p):
+        return [np.full(len(s), float(len(p["tag"])))] if isinstance(p["tag"], str) else [np.zeros(3)]
+
+    form = Form(("tag",), feats, lambda p: [{"SPY": p["w"]}])
+
+    from backtester.strategy import Param, Strategy
+
+    st = Strategy("t", "t", {"tag": Param(str, "a"), "w": Param(float, 0.5)}, sweep_fn=form)
+    combos = Combos(parse_grid(["tag=a,bb", "w=0.1,0.2"], st), st.resolve({}))
+    assert_identical(form(sig, combos), form(sig, list(combos)))
+    bad = Form((), lambda s, p: [np.zeros(3)], lambda p: [{"SPY": p["w"]}])
+    with pytest.raises(ValueError, match="one value per signal row"):
+        bad(sig, combos)
+    with pytest.raises(ValueError, match="one value per signal row"):
+        from_features(sig.index, list(combos), key=lambda p: (), features=lambda p: [np.zeros(3)],
+                      loadings=lambda p: [{}])  # fmt: skip
