@@ -226,6 +226,7 @@ def child_100k(data_dir: str) -> None:
                 "patterns": int(inp.factors.features.shape[0]),
                 "prepare_s": t_prep,
                 "evaluate_s": res.elapsed,
+                "prepare_share": t_prep / (t_prep + res.elapsed),
                 "total_s": total,
                 "peak_rss": rss,
                 "rss_before": base,
@@ -283,7 +284,8 @@ def main(argv=None) -> int:
             print(f"  bt: unavailable ({r.get('bt_note')})")
         print(
             f"seed-thesis {m['combinations']:,} combinations ({m['patterns']:,} threshold sets): prepare "
-            f"{m['prepare_s']:.1f} s, evaluate {m['evaluate_s']:.1f} s ({m['combinations'] / m['evaluate_s']:,.0f}/s, "
+            f"{m['prepare_s']:.1f} s ({m['prepare_s'] / (m['prepare_s'] + m['evaluate_s']):.0%} of prepare + "
+            f"evaluate), evaluate {m['evaluate_s']:.1f} s ({m['combinations'] / m['evaluate_s']:,.0f}/s, "
             f"PBO on {m['pbo_splits']:,} sampled splits); peak RSS {m['peak_rss'] / 2**20:,.0f} MiB "
             f"({m['rss_before'] / 2**20:,.0f} MiB after imports and a warm-up), peak traced allocations "
             f"{m['peak_traced'] / 2**20:,.0f} MiB"

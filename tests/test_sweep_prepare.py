@@ -92,7 +92,8 @@ def test_seed_thesis_conditions_equal_the_pandas_helpers(signals):
         widening = above(signals, "sofr_effr_bp_20d", t) | above(signals, "sofr_iorb_bp_20d", t)
         drained = below(signals, "rrp_balance", p["rrp_drained_bn"])
         on = below(signals, "reserves_to_gdp", p["floor"]) | (drained & widening) | flag(signals, "qt_ended")
-        want = np.vstack(regime(on))
+        want = np.vstack(regime(on)).astype(float)
+        assert np.array_equal(want, np.vstack([on.to_numpy(float), 1.0 - on.to_numpy(float)]))
         assert np.array_equal(f.features[f.pattern[c]], want), p
     # the thresholds matter: not every pattern is the same
     assert len({f.features[i].tobytes() for i in range(12)}) > 1

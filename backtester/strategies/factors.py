@@ -82,12 +82,13 @@ class Factors:
 
 
 def regime(cond: pd.Series | np.ndarray) -> list[np.ndarray]:
-    """Features of a two-state strategy: ``[cond, not cond]`` as floats (unknown counts as false); ``cond`` may
-    be an array of any shape (one row per threshold set, see :class:`Form`)."""
+    """Features of a two-state strategy: ``[cond, not cond]`` (unknown counts as false), as booleans that
+    become the floats 1.0 / 0.0 in :class:`Factors`; ``cond`` may be an array of any shape (one row per
+    threshold set, see :class:`Form`)."""
     if isinstance(cond, pd.Series):
         cond = cond.fillna(False).to_numpy()
-    c = np.asarray(cond, dtype=bool).astype(np.float64)
-    return [c, 1.0 - c]
+    c = np.asarray(cond, dtype=bool)
+    return [c, ~c]
 
 
 def from_features(
