@@ -29,8 +29,11 @@ GRIDS = [
     ("static-mix", ["btc=0:0.4875:0.0125", "gld=0:0.48:0.02"]),
     ("buy-hold", ["asset=SPY,GLD,CASH"]),
 ]  # fmt: skip
-TOML = (EXAMPLES / "seed-thesis.toml", ["floor=0.06:0.15:0.01", "spread_bp=0:45:15", "gold=0.1,0.5",
-                                        "btc=0.05:0.3:0.05", "rrp_drained_bn=0,500"])  # fmt: skip
+TOML = [
+    (EXAMPLES / "seed-thesis.toml", ["floor=0.06:0.15:0.01", "spread_bp=0:45:15", "gold=0.1,0.5",
+                                     "btc=0.05:0.3:0.05", "rrp_drained_bn=0,500"]),
+    (EXAMPLES / "seed-thesis-trend.toml", ["window=50,200", "floor=0.08,0.1", "gold=0.2,0.5", "btc=0.1,0.3"]),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +54,8 @@ def assert_identical(a: Factors, b: Factors):
 def _cases():
     for name, grid in GRIDS:
         yield pytest.param(lambda name=name: get(name), grid, id=name)
-    path, grid = TOML
-    yield pytest.param(lambda: files.load_strategy(path), grid, id=path.name)
+    for path, grid in TOML:
+        yield pytest.param(lambda path=path: files.load_strategy(path), grid, id=path.name)
 
 
 @pytest.mark.parametrize("strategy,grid", list(_cases()))
@@ -97,6 +100,15 @@ def test_seed_thesis_conditions_equal_the_pandas_helpers(signals):
         assert np.array_equal(f.features[f.pattern[c]], want), p
     # the thresholds matter: not every pattern is the same
     assert len({f.features[i].tobytes() for i in range(12)}) > 1
+
+
+def test_strategy_file_conditions_broadcast_unless_a_parameter_is_a_window():
+    """seed-thesis.toml's thresholds are evaluated for every threshold set at once; seed-thesis-trend.toml's
+    ``sma(GLD, window)`` needs one window at a time (the per-threshold-set path)."""
+    plain = files.load(TOML[0][0])
+    trend = files.load(TOML[1][0])
+    assert all(r.when.vector for r in plain.rules if r.when)
+    assert not all(r.when.vector for r in trend.rules if r.when)
 
 
 def test_first_seen_numbers_codes_as_a_dict_does():

@@ -152,18 +152,23 @@ class FileStrategy:
         return pd.DataFrame(table[sel], index=signals.index, columns=list(self.assets))
 
     def sweep(self, signals: pd.DataFrame, plist):
-        """Factor form: each rule's firing rows once per distinct set of the condition parameters, the weights
-        as loadings (on arrays of every combination's parameters when ``plist`` is a grid: factors.Form)."""
+        """Factor form: each rule's firing rows for every distinct set of the condition parameters (over a grid,
+        all at once when no parameter feeds a function along time: ``expr.Expr.vector``), the weights as
+        loadings (on arrays of every combination's parameters over a grid): factors.Form."""
         from .factors import Form
 
         cols: dict = {}
         conds: dict = {}
         cond_params = tuple(sorted({k for r in self.rules if r.when for k in r.when.params}))
 
+        vector = all(r.when.vector for r in self.rules if r.when)
+
         def features(s, p):
+            if any(np.ndim(p[k]) for k in cond_params):  # every threshold set at once (no per-set cache)
+                return self.fired(expr.Context(s, p, cols))
             return [x.astype(np.float64) for x in self.fired(expr.Context(s, p, cols), conds)]
 
-        form = Form(cond_params, features, self.loadings, vector_features=False, assets_by=())
+        form = Form(cond_params, features, self.loadings, vector_features=vector, assets_by=())
         return form(signals, plist)
 
     def loadings(self, p: dict) -> list[dict]:
