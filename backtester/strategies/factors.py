@@ -11,8 +11,11 @@ A regime strategy (weights ``on`` where a condition holds, ``off`` elsewhere) ha
 sees the very floats ``Strategy.fn`` gives. A linear strategy (reserve-scarcity: weights affine in a
 depth series) has features ``[1, depth]``; its weights then agree with ``fn`` to the last bit or two.
 
-A strategy opts in with ``Strategy.sweep_fn(signals, params_list) -> Factors`` (the built-ins use
-:func:`from_features`); a strategy given only its factor form gets its plain weight function from it
+A strategy opts in with ``Strategy.sweep_fn(signals, params_list) -> Factors``. The built-ins and strategy
+files give a :class:`Form` (features and loadings written once, for one parameter set or, broadcasting, for a
+whole grid: over a sweep's lazy product :func:`from_grid` builds the patterns, features and loadings with
+array operations, no Python object per combination; over a list, :func:`from_features` calls them per
+dict); a strategy given only its factor form gets its plain weight function from it
 (:func:`weight_function`: each strategy is written once); without it, :func:`per_combination` calls
 ``Strategy.weights`` once per combination (correct for any strategy, but slow and memory-hungry: the sweep
 then evaluates in chunks).
