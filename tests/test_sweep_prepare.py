@@ -67,6 +67,11 @@ def test_grid_factors_equal_the_per_combination_path(strategy, grid, signals):
     slow = s.sweep_fn(signals, list(combos))  # a list: one parameter dict at a time (from_features)
     assert_identical(fast, slow)
     assert fast.features.shape[0] > 1 or name_has_one_pattern(s)
+    # rows= (prepare: features stored on the price rows only) = the same Factors cut afterwards
+    assert getattr(s.sweep_fn, "takes_rows", False)
+    rows = np.flatnonzero(np.arange(len(signals)) % 3 == 1)[5:]
+    assert_identical(s.sweep_fn(signals, combos, rows=rows), fast.rows(rows))
+    assert_identical(s.sweep_fn(signals, list(combos)[:3], rows=rows), s.sweep_fn(signals, list(combos)[:3]).rows(rows))
     # a seeded subset (--sample): patterns renumbered in order of first appearance, as the dict path does
     sample = combos.sample(max(2, len(combos) // 7), seed=3)
     assert_identical(s.sweep_fn(signals, sample), s.sweep_fn(signals, list(sample)))

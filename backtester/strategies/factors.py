@@ -168,11 +168,15 @@ class Form:
     vector_features: bool = True
     vector_loadings: bool = True
     assets_by: tuple[str, ...] | None = None
+    takes_rows = True  # __call__ takes rows= (a plain sweep_fn may say so with the same attribute)
 
-    def __call__(self, signals: pd.DataFrame, params_list) -> Factors:
+    def __call__(self, signals: pd.DataFrame, params_list, rows=None) -> Factors:
+        """``rows``: keep the features on these signal rows only (``Factors.rows``; features that look back,
+        such as a moving average, still see every row of ``signals``)."""
         if getattr(params_list, "grid", None) is not None and hasattr(params_list, "base"):
-            return from_grid(signals, params_list, self)
-        return self.per_dict(signals, params_list)
+            return from_grid(signals, params_list, self, rows)
+        f = self.per_dict(signals, params_list)
+        return f if rows is None else f.rows(rows)
 
     def per_dict(self, signals: pd.DataFrame, params_list) -> Factors:
         return from_features(
@@ -202,18 +206,20 @@ def first_seen(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return order, rank[codes]
 
 
-def from_grid(signals: pd.DataFrame, combos, form: Form) -> Factors:
+def from_grid(signals: pd.DataFrame, combos, form: Form, rows=None) -> Factors:
     """:class:`Factors` of every combination of a grid's lazy product, equal (bit for bit: same patterns in
     the same order, same features, same loadings, same assets in the same order) to ``form.per_dict(signals,
     list(combos))``, built with array operations: the pattern of a combination is a mixed-radix number of
     its ``shape`` parameters' value indices, the features of all patterns come from one broadcast call (or one
-    call per pattern), the loadings from arithmetic on (C,) parameter arrays."""
+    call per pattern), the loadings from arithmetic on (C,) parameter arrays. ``rows``: as ``Factors.rows``
+    (only those rows of the features are stored)."""
     grid, base = combos.grid, combos.base
     names, values = list(grid.names), list(grid.values)
     texts = {n for n, v in zip(names, values, strict=True) if isinstance(v[0], str)}
     swept = [k for k, n in enumerate(names) if n in form.shape]
     if not form.vector_loadings or any(names[k] in texts for k in swept):
-        return form.per_dict(signals, combos)
+        f = form.per_dict(signals, combos)
+        return f if rows is None else f.rows(rows)
     sizes = [len(v) for v in values]
     after = [math.prod(sizes[k + 1 :]) for k in range(len(sizes))]
     numbers = grid_numbers(combos)
@@ -229,7 +235,8 @@ def from_grid(signals: pd.DataFrame, combos, form: Form) -> Factors:
         code = code * sizes[k] + digits(k)
     full = [sizes[k] for k in swept]
     order, pattern = first_seen(code, math.prod(full))
-    feats = _grid_features(signals, form, base, [names[k] for k in swept], [values[k] for k in swept], order, T)
+    rows = np.arange(T) if rows is None else np.asarray(rows, dtype=np.int64)
+    feats = _grid_features(signals, form, base, [names[k] for k in swept], [values[k] for k in swept], order, rows)
     # loadings: once per distinct set of the swept strings, on (C,) arrays of the swept numbers
     K = feats.shape[1]
     strs = [k for k in range(len(names)) if names[k] in texts]
@@ -269,9 +276,12 @@ def from_grid(signals: pd.DataFrame, combos, form: Form) -> Factors:
     return Factors(list(assets), feats, pattern, load)
 
 
-def _grid_features(signals, form: Form, base: dict, names: list, values: list, order: np.ndarray, T: int):
-    """(len(order), K, T): the features of the patterns ``order`` (mixed-radix codes over ``names``)."""
+def _grid_features(signals, form: Form, base: dict, names: list, values: list, order: np.ndarray, rows):
+    """(len(order), K, len(rows)): the features of the patterns ``order`` (mixed-radix codes over ``names``)
+    on the signal rows ``rows``."""
     sizes = [len(v) for v in values]
+    T = len(signals)
+    every = len(rows) == T and bool(np.array_equal(rows, np.arange(T)))
     if form.vector_features:
         p = dict(base)
         for j, (n, v) in enumerate(zip(names, values, strict=True)):
@@ -279,13 +289,13 @@ def _grid_features(signals, form: Form, base: dict, names: list, values: list, o
             shape[j] = len(v)
             p[n] = np.asarray(v).reshape(shape)
         f = form.features(signals, p)
-        out = np.empty((*sizes, len(f), T))
+        out = np.empty((*sizes, len(f), len(rows)))
         for k, x in enumerate(f):
-            x = np.asarray(x, dtype=np.float64)
-            if x.ndim and x.shape[-1] != T:
+            x = np.asarray(x)  # booleans are cast to 1.0 / 0.0 as they are stored
+            if x.ndim and x.shape[-1] not in (1, T):
                 raise ValueError("each feature must have one value per signal row")
-            out[..., k, :] = x
-        out = out.reshape(math.prod(sizes), len(f), T)
+            out[..., k, :] = x if x.ndim == 0 or x.shape[-1] == 1 or every else x[..., rows]
+        out = out.reshape(math.prod(sizes), len(f), len(rows))
         return out if np.array_equal(order, np.arange(len(out))) else out[order]
     feats = []
     for c in order:
@@ -298,7 +308,7 @@ def _grid_features(signals, form: Form, base: dict, names: list, values: list, o
              for x in form.features(signals, p)]  # fmt: skip
         if any(a.shape != (T,) for a in f):
             raise ValueError("each feature must have one value per signal row")
-        feats.append(np.vstack(f))
+        feats.append(np.vstack(f) if every else np.vstack(f)[:, rows])
     return np.stack(feats)
 
 

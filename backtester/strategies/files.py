@@ -151,7 +151,7 @@ class FileStrategy:
             sel[on] = k
         return pd.DataFrame(table[sel], index=signals.index, columns=list(self.assets))
 
-    def sweep(self, signals: pd.DataFrame, plist):
+    def sweep(self, signals: pd.DataFrame, plist, rows=None):
         """Factor form: each rule's firing rows for every distinct set of the condition parameters (over a grid,
         all at once when no parameter feeds a function along time: ``expr.Expr.vector``), the weights as
         loadings (on arrays of every combination's parameters over a grid): factors.Form."""
@@ -169,7 +169,7 @@ class FileStrategy:
             return [x.astype(np.float64) for x in self.fired(expr.Context(s, p, cols), conds)]
 
         form = Form(cond_params, features, self.loadings, vector_features=vector, assets_by=())
-        return form(signals, plist)
+        return form(signals, plist, rows)
 
     def loadings(self, p: dict) -> list[dict]:
         """Per rule (then 'none fired'), asset -> weight for every asset of the file (:meth:`weight_table`
@@ -379,10 +379,11 @@ def load_dir(folder: str | Path) -> dict[str, Strategy]:
 
 def _sweep_fn(sweep):
     """``FileStrategy.sweep`` as the strategy's ``sweep_fn``, telling the sweep that the assets held do not
-    depend on the parameters (``factors.Form.assets_by``)."""
+    depend on the parameters (``factors.Form.assets_by``) and that it takes ``rows=`` as a Form does."""
 
-    def fn(signals, plist):
-        return sweep(signals, plist)
+    def fn(signals, plist, rows=None):
+        return sweep(signals, plist, rows)
 
     fn.assets_by = ()
+    fn.takes_rows = True
     return fn

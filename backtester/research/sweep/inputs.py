@@ -194,7 +194,11 @@ def prepare(
     if strat.sweep_fn is not None:
         bare = hist.copy(deep=False)
         bare.attrs = {}  # pandas deep-copies attrs on every operation: ~0.3 ms per call, 1e5 calls
-        factors = for_strategy(strat, bare, combos).rows(hist.index.get_indexer(prices.index))
+        rows = hist.index.get_indexer(prices.index)
+        if getattr(strat.sweep_fn, "takes_rows", False):  # a factors.Form: features stored on these rows only
+            factors = strat.sweep_fn(bare, combos, rows=rows)
+        else:
+            factors = for_strategy(strat, bare, combos).rows(rows)
         factors = _align(factors, [c for c in prices.columns if c != CASH], spec.gold)
     bf = for_strategy(rr.benchmark, s, [rr.benchmark_params])
     inp = from_prices(prices, bf if factors is None else factors, combos, rr.options, fallback=strat.fallback)
