@@ -20,9 +20,10 @@ no rule fires is all CASH. Weights are numbers, parameter names or arithmetic of
 summing to at most 1 for every parameter set used. Conditions use the expression language of
 :mod:`backtester.strategies.expr`.
 
-:func:`load` returns a :class:`backtester.strategy.Strategy` with a factor form (``sweep_fn``): each
-rule's condition is computed once per distinct set of the parameters it reads, the weights are
-per-combination loadings, so a sweep of a file strategy runs at the kernel's speed.
+:func:`load` returns a :class:`backtester.strategy.Strategy` with a factor form (``sweep_fn``, a
+``factors.Form``): over a grid, each rule's condition is computed for every set of the parameters it reads
+at once (broadcasting; once per set when a parameter feeds a window or lag), the weights are loadings
+computed on arrays of the combinations' parameters, so a sweep of a file strategy runs at the kernel's speed.
 """
 
 from __future__ import annotations
