@@ -145,3 +145,72 @@ def test_form_shape_and_feature_checks(signals):
     with pytest.raises(ValueError, match="one value per signal row"):
         from_features(sig.index, list(combos), key=lambda p: (), features=lambda p: [np.zeros(3)],
                       loadings=lambda p: [{}])  # fmt: skip
+
+
+def _synthetic(rows: int = 400, seed: int = 0):
+    """A signal frame with unknown stretches (NaN) in every column."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    idx = pd.bdate_range("2020-01-01", periods=rows)
+    cols = {
+        "reserves_to_gdp": rng.uniform(0.05, 0.15, rows),
+        "rrp_balance": rng.uniform(0, 1000, rows),
+        "sofr_effr_bp_20d": rng.normal(3, 8, rows),
+        "sofr_iorb_bp_20d": rng.normal(3, 8, rows),
+        "qt_ended": (rng.uniform(size=rows) < 0.2).astype(float),
+        "net_liquidity_13w_change": rng.normal(0, 150, rows),
+    }
+    frame = pd.DataFrame(cols, index=idx)
+    for c in frame.columns:
+        frame.loc[rng.uniform(size=rows) < 0.15, c] = np.nan
+    return frame
+
+
+RULES = """
+name = "kleene"
+[params]
+a = { default = 0.1, min = 0.0, max = 1.0 }
+b = { default = 0.12, min = 0.0, max = 1.0 }
+t = { default = 5.0, min = -50.0, max = 50.0 }
+w = { default = 0.4, min = 0.0, max = 1.0 }
+[[rule]]
+when = "not (reserves_to_gdp < a) and between(reserves_to_gdp, a, b) or max(sofr_effr_bp_20d, sofr_iorb_bp_20d) > t"
+weights = { GLD = "w", BTC-USD = "(1 - w) / 2" }
+[[rule]]
+when = "a < reserves_to_gdp <= b * 1.1 and (qt_ended or rrp_balance / 1000 > a + w)"
+weights = { SPY = "w * b / (b - a + 0.2)", IEF = 0.1 }
+[[rule]]
+default = true
+weights = { SPY = 0.6, IEF = "1 - w - 0.2" }
+"""
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_path_on_unknown_inputs_and_three_valued_rules(seed):
+    """Random grids in random name orders over a signal frame full of unknowns: the built-ins and a file
+    with not / between / chained comparisons / max / parameter arithmetic (weights too) give the very
+    Factors of the per-combination path, on a whole grid and on a random subset."""
+    import tomllib
+
+    sig = _synthetic(seed=seed)
+    rng = np.random.default_rng(seed)
+    kleene = files.parse(tomllib.loads(RULES), Path("kleene.toml"), RULES).strategy()
+    cases = [
+        (get("seed-thesis"), {"floor": (0.05, 0.15), "spread_bp": (-10, 20), "rrp_drained_bn": (0, 900),
+                              "gold": (0, 0.6), "btc": (0, 0.4), "neutral_spy": (0, 0.6)}),
+        (get("reserve-scarcity"), {"upper": (0.09, 0.15), "lower": (0.0, 0.1), "max_weight": (0, 1),
+                                   "btc_share": (0, 1)}),
+        (get("net-liquidity-trend"), {"band_bn": (0, 300), "btc": (0, 1), "gold": (0, 1)}),
+        (get("spread-stress"), {"spread_bp": (-20, 20), "gold": (0, 1)}),
+        (kleene, {"a": (0.05, 0.1), "b": (0.1, 0.15), "t": (-5, 10), "w": (0, 0.8)}),
+    ]  # fmt: skip
+    for s, ranges in cases:
+        names = list(ranges)
+        rng.shuffle(names)
+        names = names[: rng.integers(2, len(names) + 1)]
+        grid = [f"{n}=" + ",".join(f"{v:.4g}" for v in rng.uniform(*ranges[n], rng.integers(1, 5))) for n in names]
+        combos = Combos(parse_grid(grid, s), s.resolve({}))
+        assert_identical(s.sweep_fn(sig, combos), s.sweep_fn(sig, list(combos)))
+        sample = combos.sample(max(1, len(combos) // 3), seed=seed)
+        assert_identical(s.sweep_fn(sig, sample), s.sweep_fn(sig, list(sample)))
