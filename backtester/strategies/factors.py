@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,10 +38,13 @@ class Factors:
     features: np.ndarray  # (P, K, T) float64 on the signal rows
     pattern: np.ndarray  # (C,) int64: the feature set of each combination
     loadings: np.ndarray  # (C, K, n) float64
+    # the features are those of a Factors already (take / rows / rename / restrict): finite, not re-checked
+    # (a sweep takes one chunk of combinations at a time from the same features)
+    finite: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self):
         f = np.asarray(self.features, dtype=np.float64)
-        if not np.isfinite(f).all():  # nan_to_num copies even a clean array (every take / rows / restrict)
+        if not self.finite and not np.isfinite(f).all():  # (nan_to_num would copy even a clean array)
             f = np.nan_to_num(f)
         self.features = np.ascontiguousarray(f)
         self.pattern = np.ascontiguousarray(np.asarray(self.pattern, dtype=np.int64))
@@ -59,13 +62,12 @@ class Factors:
         return pd.DataFrame(w, index=index, columns=self.assets)
 
     def take(self, lo: int, hi: int) -> Factors:
-        return Factors(self.assets, self.features, self.pattern[lo:hi], self.loadings[lo:hi])
+        return Factors(self.assets, self.features, self.pattern[lo:hi], self.loadings[lo:hi], finite=True)
 
     def rows(self, positions) -> Factors:
         """The features on the signal rows at ``positions`` (features computed on a longer history)."""
-        return Factors(
-            self.assets, self.features[:, :, np.asarray(positions, dtype=np.int64)], self.pattern, self.loadings
-        )
+        f = self.features[:, :, np.asarray(positions, dtype=np.int64)]
+        return Factors(self.assets, f, self.pattern, self.loadings, finite=True)
 
     def rename(self, mapping: dict[str, str]) -> Factors:
         """Rename assets, adding loadings that land on the same name (``--gold LBMA_GOLD``)."""
@@ -73,7 +75,7 @@ class Factors:
         out = np.zeros(self.loadings.shape[:2] + (len(names),))
         for i, a in enumerate(self.assets):
             out[:, :, names.index(mapping.get(a, a))] += self.loadings[:, :, i]
-        return Factors(names, self.features, self.pattern, out)
+        return Factors(names, self.features, self.pattern, out, finite=True)
 
     def restrict(self, assets: Sequence[str]) -> Factors:
         """Loadings on ``assets`` in that order (an asset the factors do not name gets 0; others are dropped)."""
@@ -81,7 +83,7 @@ class Factors:
         for j, a in enumerate(assets):
             if a in self.assets:
                 out[:, :, j] = self.loadings[:, :, self.assets.index(a)]
-        return Factors(list(assets), self.features, self.pattern, out)
+        return Factors(list(assets), self.features, self.pattern, out, finite=True)
 
 
 def regime(cond: pd.Series | np.ndarray) -> list[np.ndarray]:
