@@ -251,7 +251,7 @@ def from_grid(signals: pd.DataFrame, combos, form: Form, rows=None) -> Factors:
     assets: dict[str, None] = {}
     parts = []
     for g, gc in enumerate(groups):
-        rows = slice(None) if one else np.flatnonzero(grank == g)
+        sel = slice(None) if one else np.flatnonzero(grank == g)  # the group's combinations
         p = dict(base)
         rest = int(gc)
         for k in reversed(strs):
@@ -259,7 +259,7 @@ def from_grid(signals: pd.DataFrame, combos, form: Form, rows=None) -> Factors:
             p[names[k]] = values[k][j]
         for k in range(len(names)):
             if names[k] not in texts:
-                p[names[k]] = np.asarray(values[k])[digits(k)[rows]]
+                p[names[k]] = np.asarray(values[k])[digits(k)[sel]]
         ld = form.loadings(p)
         if len(ld) != K:
             raise ValueError("every pattern needs the same number of features and loadings")
@@ -267,14 +267,14 @@ def from_grid(signals: pd.DataFrame, combos, form: Form, rows=None) -> Factors:
             for a in d:
                 if a != "CASH":
                     assets.setdefault(a)
-        parts.append((rows, ld))
+        parts.append((sel, ld))
     col = {a: i for i, a in enumerate(assets)}
     load = np.zeros((len(numbers), K, len(col)))
-    for rows, ld in parts:
+    for sel, ld in parts:
         for k, d in enumerate(ld):
             for a, v in d.items():
                 if a != "CASH":
-                    load[rows, k, col[a]] = v
+                    load[sel, k, col[a]] = v
     return Factors(list(assets), feats, pattern, load)
 
 
