@@ -14,6 +14,8 @@ from backtester.research import controls
 from backtester.research import executor as exmod
 from tests.conftest import run_cli
 
+SPA_GRID = ["floor=0.07:0.12:0.01", "spread_bp=0,10", "gold=0.2,0.4,0.6", "btc=0.1,0.3,0.5"]  # test_spa's: 96 valid
+
 
 @pytest.fixture(scope="module")
 def dask2():
@@ -81,3 +83,22 @@ def test_random_timing_dask_equals_local(dask2, snapshot_store, monkeypatch):
     assert dist == local
     assert local["switches"] >= 2 and 0.0 < local["p_value"] < 1.0
     assert local == controls.random_timing(run, n=300, seed=5, executor=exmod.LocalExecutor())
+
+
+@pytest.mark.slow
+def test_spa_dask_equals_local(dask2, snapshot_store):
+    from backtester.research.sweep import parse_grid, prepare
+    from backtester.research.sweep import spa as spamod
+    from backtester.run import RunSpec
+    from backtester.strategy import get
+
+    g = parse_grid(SPA_GRID, get("seed-thesis"))
+    inp = prepare(snapshot_store, RunSpec("seed-thesis", rebalance="monthly"), g)
+    kw = dict(reps=150, seed=2, chunk=13, keep=2)  # 9 chunks; a stepdown beyond the 2 kept columns re-runs pass 2
+    for against in ("benchmark", "cash"):
+        local = spamod.best_of_sweep(inp, against=against, **kw)
+        dist = spamod.best_of_sweep(inp, against=against, executor=dask2, **kw)
+        local.pop("elapsed"), dist.pop("elapsed")
+        assert np.array_equal(dist.pop("_stepm_mask"), local.pop("_stepm_mask"))
+        assert dist == local  # p-values, block, StepM set: the same floats
+        assert local["combinations"] == 96 and local["stepm"]["count"] > 2
