@@ -359,3 +359,24 @@ def test_now_with_a_user_price_in_the_hedge(store_dir, my_csv):
     got = {o["asset"]: o for o in out["orders"]}
     assert "GDXJ" in got and got["GDXJ"]["target_weight"] in (0.0, 0.4)
     assert got["GDXJ"]["price"] > 0
+
+
+def test_pull_prints_the_calendar_warnings_import_prints(store_dir, monkeypatch, snapshot_dir):
+    """The snapshot's GC=F has 2 rows on CME holidays (kept, warned at import): a pull that merges new bars
+    into that history warns the same way, on stderr and in the json."""
+    import yfinance
+
+    from backtester.data.sources import http
+    from tests.test_sources import FakeDownload
+
+    monkeypatch.setattr(http, "sleep", lambda s: None)
+    gc = pd.read_csv(snapshot_dir / "prices" / "GC_F.csv").dropna(subset=["close"]).tail(10)
+    bars = pd.DataFrame({k: gc["close"].values for k in ("Open", "High", "Low", "Close")},
+                        index=pd.DatetimeIndex(gc["date"])).assign(Volume=1e3)  # fmt: skip
+    monkeypatch.setattr(yfinance, "download", FakeDownload(bars))
+    c, out, err = hedge(store_dir, "data", "pull", "--series", "GC_F", "--format", "json")
+    assert c == 0, err
+    (row,) = json.loads(out)["pulled"]
+    assert row["series"] == "GC_F" and row["new_rows"] == 0
+    assert len(row["warnings"]) == 1 and "2 GC_F row(s)" in row["warnings"][0] and "CMES" in row["warnings"][0]
+    assert err.startswith("warning: ") and "GC_F row(s) dated on days that are not CMES" in err

@@ -130,7 +130,7 @@ def table(
     con = console()
     dropped = []
     for name in optional or []:  # leave out the least important columns until the rest fits on one line
-        widths = [max([len(c)] + [len(r[i]) for r in cells if i < len(r)]) + 2 for i, c in enumerate(columns)]
+        widths = [max([_head_width(c)] + [len(r[i]) for r in cells if i < len(r)]) + 2 for i, c in enumerate(columns)]
         if sum(widths) <= con.width or name not in columns:
             continue
         i = columns.index(name)
@@ -152,7 +152,7 @@ def table(
         free = (wrap is not None and c in wrap) or (
             wrap is None and any(" " in r[i] and len(r[i]) > 24 for r in cells if i < len(r))
         )
-        natural = max([len(c)] + [len(r[i]) for r in cells if i < len(r)])  # a one-line header, one-line cells
+        natural = max([_head_width(c)] + [len(r[i]) for r in cells if i < len(r)])  # header lines, one-line cells
         t.add_column(
             text(c),
             min_width=longest_word if free else natural,
@@ -162,6 +162,45 @@ def table(
     for r in cells:
         t.add_row(*[text(x) for x in r])
     con.print(t)
+
+
+def _head_width(c: str) -> int:
+    """A header's width: its longest line (a header may be given on two lines, e.g. "name\\nrun id")."""
+    return max(len(x) for x in c.split("\n"))
+
+
+def column_groups(widths: list[int], width: int, keep: int = 1) -> list[list[int]]:
+    """Split columns (their widths, padding included) into groups that each fit ``width`` when printed after
+    the first ``keep`` columns (the row labels), which every group repeats: [[keep.., i, j], [keep.., k], ...]."""
+    head = list(range(keep))
+    base = sum(widths[:keep])
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    used = base
+    for i in range(keep, len(widths)):
+        if cur and used + widths[i] > width:
+            groups.append(head + cur)
+            cur, used = [], base
+        cur.append(i)
+        used += widths[i]
+    if cur or not groups:
+        groups.append(head + cur)
+    return groups
+
+
+def say(line: str) -> None:
+    """One line of plain text on stdout, wrapped at word boundaries to the console's width (never markup)."""
+    console().print(line, highlight=False, markup=False)
+
+
+def paths(*items: tuple[str, object]) -> None:
+    """Print where things were written, one per line (``saved to DIR``, ``report FILE``): a long path never
+    shares a line with other text."""
+    import typer
+
+    for label, path in items:
+        if path:
+            typer.echo(f"{label} {path}")
 
 
 def _cell_text(v) -> str:

@@ -213,7 +213,7 @@ def show(
     )
     if decl:
         d = decl["declaration"]
-        typer.echo(
+        common.say(
             f"user {d['kind']} {spec.id}: calendar {d['calendar'] or '-'}, available {d['available']},"
             f" {d['frequency']}, staleness {d['staleness_days']} days, units {d['units']}"
         )
@@ -279,6 +279,8 @@ def pull(
         )
     for r in results:
         r["user"] = r["series"] not in catalog.CATALOG
+        for w in r["warnings"]:  # kept, but worth a look (validate.check_calendar), as `data import` says
+            common.warn(w)
     if fmt is Format.json:
         common.emit_json({"data_dir": str(store.root), "pulled": results})
         return
@@ -376,7 +378,7 @@ def add(
         common.emit_json(out)
         return
     d = out["declaration"]
-    typer.echo(
+    common.say(
         f"{'replaced' if meta['replaced'] else 'added'} {d['kind']} {decl['id']}: {meta['rows']} rows"
         f" {meta['first']} .. {meta['last']}; calendar {d['calendar'] or '-'}, available {d['available']},"
         f" {d['frequency']}, staleness {d['staleness_days']} days, units {d['units']}"

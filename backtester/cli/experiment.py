@@ -96,12 +96,12 @@ def run_cmd(
     if fmt is Format.json:
         common.emit_json(out)
         return
-    cols = {f"{r.strategy.name} {r.run_id.rsplit('-', 1)[-1]}": r.metrics for r, _ in results}
+    cols = {f"{r.strategy.name}\n{r.run_id.rsplit('-', 1)[-1]}": r.metrics for r, _ in results}
     first = results[0][0]
     cols[first.benchmark_label] = first.bench_metrics
     metrics_table(f"{experiment}: {len(results)} run{'s' if len(results) > 1 else ''}", cols)
-    for r, o in results:
-        typer.echo(f"run {r.run_id} saved to {o['run_dir']}" + (f"; report {o['report']}" if o.get("report") else ""))
+    for _, o in results:
+        common.paths(("saved to", o["run_dir"]), ("report", o.get("report")))
     if page is not None:
         typer.echo(f"compare page {page}")
 
@@ -143,4 +143,4 @@ def rerun_cmd(
         f"  (run {run.run_id}, rerun)",
         {run.strategy.name: run.metrics, run.benchmark_label: run.bench_metrics},
     )
-    typer.echo(f"saved to {path}" + (f"; report {out['report']}" if out.get("report") else ""))
+    common.paths(("saved to", path), ("report", out.get("report")))

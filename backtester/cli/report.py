@@ -62,7 +62,7 @@ def compare_cmd(
     if fmt is Format.json:
         common.emit_json(out)
         return
-    cols = {f"{r['strategy_name']} {r['run_id'].rsplit('-', 1)[-1]}": r["strategy"] for r in out["runs"]}
+    cols = {f"{r['strategy_name']}\n{r['run_id'].rsplit('-', 1)[-1]}": r["strategy"] for r in out["runs"]}
     lines = [
         f"{r['run_id']}: vs {r['benchmark_name']}, run {r['period'].get('start')} .. {r['period'].get('end')}"
         for r in out["runs"]

@@ -194,4 +194,4 @@ def _print(out: dict) -> None:
     )
     for note in out["notes"]:
         line(f"- {note}")
-    line(f"saved to {out['run_dir']}" + (f"; report {out['report']}" if out["report"] else ""))
+    common.paths(("saved to", out["run_dir"]), ("report", out["report"]))

@@ -53,6 +53,7 @@ def pull_series(
         )
         merged = merge(base, new)
         merged = validate.clean(spec, merged, f"{spec.source} {spec.id}")
+        warnings = list(merged.attrs.get("warnings") or [])  # kept rows worth a look (validate.check_calendar)
         merged = availability.annotate(spec, merged)
         staged.append((spec, merged))
         results.append(
@@ -62,6 +63,7 @@ def pull_series(
                 "new_rows": int(len(merged) - (0 if old is None else len(old))),
                 "first": merged["date"].iloc[0],
                 "last": merged["date"].iloc[-1],
+                "warnings": warnings,
             }
         )
         if progress:
