@@ -82,35 +82,40 @@ def backtest(
 
 def save(
     run: Run, reports_dir=None, *, command: str | None = None, extra: dict | None = None, progress=None,
-    experiment: dict | None = None, force: bool = False,
+    experiment: dict | None = None, force: bool = False, executor=None,
 ) -> Path:  # fmt: skip
     """Save ``run`` as ``<reports_dir>/<run_id>/`` (``reports_dir``: else $HEDGE_REPORTS_DIR, else ./reports);
     ``command``: the command line recorded in its manifest; ``extra``: more run.json keys; ``progress``: a
     :class:`backtester.progress.Progress` (stages). A backtested run gets its ``attribution`` and ``controls``
     (``research.controls.analyse``, seeded) computed first. ``experiment``: the resolved experiment ``hedge
     rerun`` reads back (default: the run's own, without a report); ``force``: rewrite every file even when the
-    folder already records this very run (``hedge rerun``).
+    folder already records this very run (``hedge rerun``). ``executor``: where the controls' random timings
+    run (``research.executor``: None or local here, or a Dask executor; the same numbers).
     """
     from .paths import reports_dir as resolve
     from .research.controls import analyse
     from .run import save_run
 
     if run.analysis is None:
-        analyse(run)
+        analyse(run, executor=executor)
     return save_run(
         run, resolve(reports_dir), command=command, extra=extra, progress=progress, experiment=experiment, force=force
     )
 
 
 def report(run: Run, reports_dir=None, *, title: str | None = None, command: str | None = None,
-           extra: dict | None = None, progress=None, experiment: dict | None = None) -> Path:  # fmt: skip
-    """Save ``run`` (:func:`save`) and write its HTML tearsheet; returns the tearsheet's path."""
+           extra: dict | None = None, progress=None, experiment: dict | None = None,
+           executor=None) -> Path:  # fmt: skip
+    """Save ``run`` (:func:`save`, ``executor`` as there) and write its HTML tearsheet; returns the tearsheet's
+    path."""
     from .report import write_report
     from .run import experiment_of
 
     if experiment is None:
         experiment = experiment_of(run, title, report=True)
-    path = save(run, reports_dir, command=command, extra=extra, progress=progress, experiment=experiment)
+    path = save(
+        run, reports_dir, command=command, extra=extra, progress=progress, experiment=experiment, executor=executor
+    )
     return write_report(path, title=title, progress=progress)
 
 

@@ -27,6 +27,7 @@ n, so a seed gives the same result every time.
 from __future__ import annotations
 
 import math
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,36 @@ def _summary(observed: float, draws: np.ndarray, level: float) -> dict:
     }
 
 
+def _draws(es: np.ndarray, eb: np.ndarray, x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Sharpe differences and the annual mean excess returns of the resamples ``idx`` (rows x n)."""
+    return _sharpe_rows(es[idx]) - _sharpe_rows(eb[idx]), x[idx].mean(axis=1) * PERIODS
+
+
+def _draws_task(es, eb, x, blk, states, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    """Draws lo .. hi-1 from the generator state the seeded generator has at draw ``lo`` (``states[lo]``)."""
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = states[lo]
+    return _draws(es, eb, x, stationary_indices(len(es), hi - lo, blk, rng))
+
+
+def _distributed_draws(executor, es, eb, x, blk, rng, rows, d_draws, m_draws) -> None:
+    """The chunks of draws as executor tasks (``research.executor``): here, the seeded generator is only
+    advanced past each chunk (the same uniforms and integers ``stationary_indices`` takes, a tenth of the
+    work) to record its state at the chunk's first draw, so each task redraws exactly the local indices."""
+    n, n_boot = len(es), len(d_draws)
+    chunks = [(lo, min(n_boot, lo + rows)) for lo in range(0, n_boot, rows)]
+    states = {}
+    for lo, hi in chunks:
+        states[lo] = rng.bit_generator.state
+        rng.random((hi - lo, n))
+        rng.integers(0, n, size=(hi - lo, n))
+    key = uuid.uuid4().hex  # a key of this call only: a later call must not reuse these scattered arrays
+    shared = [executor.share(("bootstrap", key, i), lambda v=v: v) for i, v in enumerate((es, eb, x, blk, states))]
+    for k, (d, m) in executor.map_chunks(_draws_task, shared, chunks):
+        lo, hi = chunks[k]
+        d_draws[lo:hi], m_draws[lo:hi] = d, m
+
+
 def sharpe_difference_test(
     strategy_returns,
     benchmark_returns,
@@ -123,6 +154,7 @@ def sharpe_difference_test(
     block: float | None = None,
     seed: int = 0,
     level: float = 0.95,
+    executor=None,
 ) -> dict:
     """Stationary block bootstrap test of the strategy's edge over its benchmark (see the module doc).
 
@@ -130,6 +162,8 @@ def sharpe_difference_test(
     dropped) or equal-length arrays; ``cash_returns`` may be a scalar. Returns a dict: ``n``, ``n_boot``,
     ``block`` (mean block length), ``seed``, ``sharpe_strategy``, ``sharpe_benchmark``,
     ``sharpe_difference`` and ``mean_excess`` (each ``{observed, ci95, se, p_value, n_valid}``), ``h0``.
+    ``executor``: a ``research.executor`` executor (None or local: here; dask: chunks of draws as tasks, the
+    same draws and numbers).
     """
     s, b, c = _align(strategy_returns, benchmark_returns, cash_returns)
     n = len(s)
@@ -149,11 +183,12 @@ def sharpe_difference_test(
     rows = max(1, _CELLS_PER_CHUNK // n)
     d_draws = np.empty(n_boot)
     m_draws = np.empty(n_boot)
-    for lo in range(0, n_boot, rows):
-        hi = min(n_boot, lo + rows)
-        idx = stationary_indices(n, hi - lo, blk, rng)
-        d_draws[lo:hi] = _sharpe_rows(es[idx]) - _sharpe_rows(eb[idx])
-        m_draws[lo:hi] = x[idx].mean(axis=1) * PERIODS
+    if executor is not None and executor.name != "local":
+        _distributed_draws(executor, es, eb, x, blk, rng, rows, d_draws, m_draws)
+    else:
+        for lo in range(0, n_boot, rows):
+            hi = min(n_boot, lo + rows)
+            d_draws[lo:hi], m_draws[lo:hi] = _draws(es, eb, x, stationary_indices(n, hi - lo, blk, rng))
     return {
         "n": n,
         "n_boot": int(n_boot),
@@ -171,13 +206,13 @@ def sharpe_difference_test(
 COLUMNS = ("strategy", "benchmark", "cash")
 
 
-def significance_of_returns(returns: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
+def significance_of_returns(returns: pd.DataFrame, n_boot: int = 2000, seed: int = 0, executor=None) -> dict:
     """The bootstrap result for a frame with ``strategy``, ``benchmark`` and ``cash`` daily returns."""
     missing = [c for c in COLUMNS if c not in returns.columns]
     if missing:
         raise DataError(f"returns lack column(s) {', '.join(missing)}", "run the backtest again to rewrite them")
     r = returns.loc[:, list(COLUMNS)].astype(float)
-    out = sharpe_difference_test(r["strategy"], r["benchmark"], r["cash"], n_boot=n_boot, seed=seed)
+    out = sharpe_difference_test(r["strategy"], r["benchmark"], r["cash"], n_boot=n_boot, seed=seed, executor=executor)
     idx = r.dropna().index
     out["start"] = pd.Timestamp(idx[0]).date().isoformat() if len(idx) else None
     out["end"] = pd.Timestamp(idx[-1]).date().isoformat() if len(idx) else None

@@ -11,10 +11,10 @@ warm-up sweep (numba kernels loaded or compiled before the clock starts):
 * ``spa``: ``spa.best_of_sweep`` (SPA, Reality Check, StepM; 1,000 reps, against SPY) over the
   10^5-combination grid of ``bench/sweep.py``.
 
-Reported: preparation (signals -> factor-form weights) and evaluation seconds, combinations/s of the
-evaluation, peak RSS of every process (``ru_maxrss``: the client; each Dask worker via ``Client.run``),
-the bytes scattered to each worker. Targets (issue 15): in-process < 2 GB; Dask within 15% of the
-in-process rate at equal cores; SPA < 1 GB.
+Reported: preparation (signals -> factor-form weights) and evaluation seconds, the preparation's share of
+the two (``prepare_share``), combinations/s of the evaluation, peak RSS of every process (``ru_maxrss``: the
+client; each Dask worker via ``Client.run``), the bytes scattered to each worker. Targets (issue 15):
+in-process < 2 GB; Dask within 15% of the in-process rate at equal cores; SPA < 1 GB.
 
     python bench/scale.py [--snapshot DIR] [--only inproc,dask-2,dask-1,spa] [--small]
 """
@@ -90,7 +90,7 @@ def child(mode: str, store_dir: str, small: bool = False) -> dict:
         el = time.perf_counter() - t
         out = {
             "mode": mode, "combinations": res.n_total, "valid": res.n_valid, "prepare_s": t_prep, "evaluate_s": el,
-            "rate": res.n_total / el, "client_peak_rss_gb": _rss_self() / GB,
+            "rate": res.n_total / el, "prepare_share": t_prep / (t_prep + el), "client_peak_rss_gb": _rss_self() / GB,
             "best_sharpe": float(res.best["sharpe"]), "pbo": res.pbo.get("pbo"),
         }  # fmt: skip
         if workers:

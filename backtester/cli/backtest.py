@@ -39,6 +39,16 @@ BenchmarkOpt = Annotated[
         help="An asset (SPY), weights of any assets (spy=0.6,gdx=0.4), or a saved run run:RUN_ID (backtest only).",
     ),
 ]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where the chunks run: local (this process) or dask (dask.distributed).")
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (default $HEDGE_DASK_SCHEDULER; else a local cluster)."),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")
+]
 CostOpt = Annotated[
     list[str] | None,
     typer.Option("--cost", help="Per-asset costs ASSET=FEE+SLIPPAGE bp, e.g. IBIT=5+5 (repeatable)."),
@@ -188,11 +198,15 @@ def backtest_cmd(
     title: Annotated[str | None, typer.Option("--title", help="Tearsheet title.")] = None,
     strategies_dir: StrategiesDirOpt = None,
     reports_dir: ReportsDirOpt = None,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
 ):
     """Backtest a strategy against a benchmark on the store's data, with costs, and save the run."""
     from .. import api
+    from ..research import executor as exmod
     from ..run import experiment_of, run_backtest
 
     spec = common.run_spec(
@@ -202,17 +216,17 @@ def backtest_cmd(
     )  # fmt: skip
     if export_weights is not None and not export_weights.endswith(".csv"):
         raise UsageError(f"--export-weights {export_weights!r} is not a .csv file", "give a path ending in .csv")
+    exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
     prog = progress.terminal(enabled=fmt is not Format.json)
     try:
         run = run_backtest(store, spec, progress=prog, reports_dir=reports_dir)
         command = common.command_line()
         experiment = experiment_of(run, title, report)
-        if report:
-            written = api.report(run, reports_dir, title=title, command=command, progress=prog, experiment=experiment)
-            path = run.path
-        else:
-            path = api.save(run, reports_dir, command=command, progress=prog, experiment=experiment)
+        with exmod.make(executor, scheduler, workers) as ex:  # the controls' random timings run there
+            kw = dict(command=command, progress=prog, experiment=experiment, executor=ex)
+            written = api.report(run, reports_dir, title=title, **kw) if report else None
+            path = run.path if report else api.save(run, reports_dir, **kw)
         if export_weights:
             from ..fsutil import atomic_output
 

@@ -14,6 +14,7 @@ import typer
 
 from ..constants import ESSAY_DATE
 from . import app, common, progress
+from .backtest import ExecutorOpt, ReportsDirOpt, SchedulerOpt, WorkersOpt
 from .common import DataDirOpt, Format, FormatOpt
 
 _TYPES_HELP = (
@@ -305,12 +306,10 @@ def significance_cmd(
     run_id: Annotated[str, typer.Argument(help="A saved run's id (the folder name under the reports folder).")],
     n_boot: Annotated[int, typer.Option("--n-boot", min=1, help="Bootstrap draws.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result).")] = 0,
-    reports_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--reports-dir", help="Where runs are saved (else $HEDGE_REPORTS_DIR, else ./reports).", show_default=False
-        ),
-    ] = None,
+    reports_dir: ReportsDirOpt = None,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     fmt: FormatOpt = Format.table,
 ):
     """Is the edge real? Stationary block bootstrap of a saved run's Sharpe difference over its benchmark."""
@@ -320,16 +319,19 @@ def significance_cmd(
     from ..errors import UsageError
     from ..paths import check_run_id
     from ..paths import reports_dir as resolve_reports
+    from ..research import executor as exmod
     from ..research.significance import significance_for_run
 
     if n_boot > MAX_BOOT:  # before reading anything
         raise UsageError(f"--n-boot {n_boot} is above {MAX_BOOT:,}", "use e.g. 2000 (the default)")
+    exmod.check(executor, scheduler, workers)
     root = resolve_reports(reports_dir)
     run_dir = Path(root) / check_run_id(run_id)
     if not run_id or run_id in (".", "..") or Path(run_id).name != run_id or not (run_dir / "returns.csv").is_file():
         raise UsageError(f"no saved run {run_id!r} in {root}", "run `hedge backtest ...` first or check the id")
     with progress.stages(fmt is not Format.json, f"bootstrapping {n_boot:,} resamples"):
-        out = significance_for_run(run_dir, n_boot=n_boot, seed=seed)
+        with exmod.make(executor, scheduler, workers) as ex:
+            out = significance_for_run(run_dir, n_boot=n_boot, seed=seed, executor=ex)
     if fmt is Format.json:
         common.emit_json(out)
         return

@@ -20,15 +20,18 @@ from .backtest import (
     BenchmarkOpt,
     EndOpt,
     ExecLagOpt,
+    ExecutorOpt,
     FeesOpt,
     GoldOpt,
     ParamOpt,
     RebalanceOpt,
     ReportsDirOpt,
+    SchedulerOpt,
     SlippageOpt,
     StartOpt,
     StrategiesDirOpt,
     VolTargetOpt,
+    WorkersOpt,
 )
 from .common import DataDirOpt, Format, FormatOpt
 
@@ -53,16 +56,6 @@ MetricOpt = Annotated[
 MaxCombinationsOpt = Annotated[
     int,
     typer.Option("--max-combinations", help="Refuse grids larger than this (sweep: up to 10^7; walkforward: 10^6)."),
-]
-ExecutorOpt = Annotated[
-    str, typer.Option("--executor", help="Where the chunks run: local (this process) or dask (dask.distributed).")
-]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option("--scheduler", help="Dask scheduler address (default $HEDGE_DASK_SCHEDULER; else a local cluster)."),
-]
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")
 ]
 
 

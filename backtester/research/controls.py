@@ -31,6 +31,7 @@ import pandas as pd
 
 N_RANDOM = 1000
 SEED = 0
+RANDOM_CHUNK = 256  # random timings per executor task
 STATE_METRICS = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown")
 
 
@@ -210,10 +211,28 @@ def _basket(rows: np.ndarray) -> np.ndarray:
     return rows[0].copy() if (rows == rows[0]).all() else rows.mean(axis=0)
 
 
-def random_timing(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
+def _timing_sharpes(px, w_on, w_off, options, fallback, packed, T, lo, hi) -> np.ndarray:
+    """The Sharpe ratios of timings lo .. hi-1 (row 0: the strategy's own; ``packed``: the on/off states,
+    ``np.packbits`` rows of T days), holding ``w_on`` when on and ``w_off`` when off, in the sweep kernel
+    (a task of ``research.executor``: each row's number does not depend on the rows beside it)."""
     from ..strategies.factors import Factors
     from .sweep.evaluation import evaluate
     from .sweep.inputs import from_prices
+
+    assets = [c for c in px.columns if c != "CASH"]
+    m = hi - lo
+    states = np.unpackbits(packed[lo:hi], axis=1, count=T).astype(np.float64)
+    feats = np.stack([states, 1.0 - states], axis=1)  # (m, 2, T)
+    load = np.broadcast_to(np.stack([w_on, w_off])[None], (m, 2, len(assets))).copy()
+    fac = Factors(assets, feats, np.arange(m), load)
+    inp = from_prices(px, fac, list(range(lo, hi)), options, fallback=fallback)
+    return evaluate(inp, stats=False).frame["sharpe"].to_numpy(float)
+
+
+def random_timing(run, n: int = N_RANDOM, seed: int = SEED, executor=None) -> dict:
+    """See the module doc. ``executor``: ``research.executor`` (None or local: here; dask: chunks of
+    ``RANDOM_CHUNK`` timings as tasks; the states are drawn here, so the numbers are the same)."""
+    from . import executor as exmod
 
     px = run.prices
     assets = [c for c in px.columns if c != "CASH"]
@@ -224,13 +243,14 @@ def random_timing(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
         return {**head, "p_value": None, "percentile": None, "verdict": "The hedge never switches: no timing to test."}
     w = run.target_weights.reindex(index=px.index).reindex(columns=assets).fillna(0.0).to_numpy(float)
     w_on, w_off = _basket(w[state]), _basket(w[~state])
-    states = np.vstack([state[None, :], shuffled_states(state, n, seed)]).astype(np.float64)
-    feats = np.stack([states, 1.0 - states], axis=1)  # (n + 1, 2, T)
-    load = np.broadcast_to(np.stack([w_on, w_off])[None], (n + 1, 2, len(assets))).copy()
-    fac = Factors(assets, feats, np.arange(n + 1), load)
-    inp = from_prices(px, fac, list(range(n + 1)), _options(run), fallback=run.strategy.fallback)
-    res = evaluate(inp, stats=False)
-    sh = res.frame["sharpe"].to_numpy(float)
+    packed = np.packbits(np.vstack([state[None, :], shuffled_states(state, n, seed)]), axis=1)
+    local = executor is None or executor.name == "local"
+    shared = [
+        exmod.share_new(executor, lambda v=v: v, "random_timing")
+        for v in (px, w_on, w_off, _options(run), run.strategy.fallback, packed, len(state))
+    ]
+    chunks = exmod.ranges(n + 1, n + 1 if local else RANDOM_CHUNK)
+    sh = np.concatenate(exmod.ordered(executor, _timing_sharpes, shared, chunks))
     own, rand = sh[0], sh[1:]
     ok = ~np.isnan(rand)
     rand = rand[ok]
@@ -261,16 +281,17 @@ def random_timing(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
     }
 
 
-def controls(run, n: int = N_RANDOM, seed: int = SEED) -> dict:
-    return {"static": static_control(run), "random_timing": random_timing(run, n=n, seed=seed)}
+def controls(run, n: int = N_RANDOM, seed: int = SEED, executor=None) -> dict:
+    return {"static": static_control(run), "random_timing": random_timing(run, n=n, seed=seed, executor=executor)}
 
 
-def analyse(run, n: int = N_RANDOM, seed: int = SEED) -> dict | None:
+def analyse(run, n: int = N_RANDOM, seed: int = SEED, executor=None) -> dict | None:
     """``{"attribution", "controls"}`` of a run backtested by ``run.run_backtest`` (None for a run without its
-    prices and weights, e.g. a walk-forward book); stored in ``run.analysis`` (run.json) by ``api.save``."""
+    prices and weights, e.g. a walk-forward book); stored in ``run.analysis`` (run.json) by ``api.save``.
+    ``executor``: where the random timings run (``random_timing``)."""
     if run.prices is None or run.target_weights is None:
         return None
-    run.analysis = {"attribution": attribution(run), "controls": controls(run, n=n, seed=seed)}
+    run.analysis = {"attribution": attribution(run), "controls": controls(run, n=n, seed=seed, executor=executor)}
     return run.analysis
 
 

@@ -168,3 +168,30 @@ def make(executor: str = "local", scheduler: str | None = None, workers: int | N
         return LocalExecutor()
     scheduler = scheduler or (None if workers else os.environ.get(SCHEDULER_ENV)) or None
     return DaskExecutor(scheduler=scheduler, n_workers=workers or 2)
+
+
+def ranges(n: int, size: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges of at most ``size`` over ``0 .. n``."""
+    size = max(1, int(size))
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+
+
+def ordered(executor, fn: Callable, shared, chunks: list[tuple[int, int]], advance: Callable | None = None) -> list:
+    """``executor.map_chunks(fn, shared, chunks)`` collected in range order (``advance(hi - lo)`` as each
+    range finishes); ``executor`` None runs here."""
+    ex = LocalExecutor() if executor is None else executor
+    out: list = [None] * len(chunks)
+    for k, r in ex.map_chunks(fn, shared, chunks):
+        out[k] = r
+        if advance is not None:
+            lo, hi = chunks[k]
+            advance(hi - lo)
+    return out
+
+
+def share_new(executor, make: Callable, label: str = "data"):
+    """``executor.share`` under a key used once (no stale hit when an id is reused); None runs here."""
+    import uuid
+
+    ex = LocalExecutor() if executor is None else executor
+    return ex.share((label, uuid.uuid4().hex), make)

@@ -35,13 +35,14 @@ def read_returns(run_dir: str | Path) -> pd.DataFrame:
     return frame
 
 
-def significance_for_run(run_dir: str | Path, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
+def significance_for_run(run_dir: str | Path, n_boot: int = N_BOOT, seed: int = SEED, executor=None) -> dict:
     """Bootstrap of a saved run's Sharpe difference and mean excess return over its benchmark.
 
     Returns ``run_id``, ``strategy_name``, ``benchmark_name`` (from ``run.json`` when present, else
     None), then every key of ``sharpe_difference_test`` (``n``, ``n_boot``, ``block``, ``seed``,
     ``periods``, ``sharpe_strategy``, ``sharpe_benchmark``, ``sharpe_difference``, ``mean_excess``,
-    ``h0``) and ``start`` / ``end`` (first and last return date, ISO).
+    ``h0``) and ``start`` / ``end`` (first and last return date, ISO). ``executor``: ``research.executor``
+    (None or local: here; dask: the chunks of draws as tasks, the same numbers).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -59,4 +60,4 @@ def significance_for_run(run_dir: str | Path, n_boot: int = N_BOOT, seed: int = 
         "strategy_name": summary.get("strategy_name"),
         "benchmark_name": summary.get("benchmark_name"),
     }
-    return {**head, **significance_of_returns(read_returns(run_dir), n_boot=n_boot, seed=seed)}
+    return {**head, **significance_of_returns(read_returns(run_dir), n_boot=n_boot, seed=seed, executor=executor)}

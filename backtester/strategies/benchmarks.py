@@ -31,19 +31,17 @@ def _mix(p) -> dict[str, float]:
     return w
 
 
-def _sweep_constant(weights_of):
+def _sweep_constant(weights_of, vector: bool = True):
     """Fixed weights per combination, in factor form: one constant feature, the weights as loadings (the
-    plain weight function is derived from it: each strategy is written once)."""
+    plain weight function is derived from it: each strategy is written once). ``vector``: ``weights_of``
+    also takes arrays of the swept weights (factors.Form.vector_loadings); static-mix's assets depend on
+    which weights are > 0, so it is called once per combination."""
+    from backtester.strategies.factors import Form
 
-    def fn(s: pd.DataFrame, plist):
-        from backtester.strategies.factors import from_features
-
-        return from_features(s.index, plist, key=lambda p: (), features=lambda p: [1.0], loadings=weights_of)
-
-    return fn
+    return Form((), lambda s, p: [1.0], weights_of, vector_loadings=vector)
 
 
-_static_factors = _sweep_constant(lambda p: [_mix(p)])
+_static_factors = _sweep_constant(lambda p: [_mix(p)], vector=False)
 
 
 def _static(signals: pd.DataFrame, p: dict) -> pd.DataFrame:

@@ -57,6 +57,9 @@ FUNCTIONS: dict[str, tuple[str, ...] | str] = {
     "vol": ("a", "n2"),
     "drawdown": ("a",),
 }
+# functions computed along the rows (a parameter inside them cannot be an array of thresholds)
+ALONG_TIME = frozenset({"lag", "mean", "change", "pct_change", "crossed_above", "crossed_below", "days_since", "sma",
+                        "ret", "vol", "drawdown"})  # fmt: skip
 _CMP = {
     ast.Lt: np.less,
     ast.LtE: np.less_equal,
@@ -107,6 +110,9 @@ class Expr:
     params: tuple[str, ...] = ()  # parameters it reads (sorted)
     columns: tuple[str, ...] = ()  # signal columns it reads, in order of appearance (px:<ASSET> included)
     assets: tuple[str, ...] = ()  # assets whose prices it reads
+    # parameters may be arrays (every threshold set at once, broadcasting against the rows): False when a
+    # parameter feeds a function along time (a window, a lag, a crossing), which needs one value at a time
+    vector: bool = True
 
     def __call__(self, ctx: Context):
         return self.fn(ctx)
@@ -123,6 +129,7 @@ class _Scope:
     used_params: set = field(default_factory=set)
     used_columns: dict = field(default_factory=dict)  # in order of appearance
     used_assets: set = field(default_factory=set)
+    along_time: bool = False  # a parameter feeds a function along the rows (see Expr.vector)
 
     def fail(self, what: str, fix: str, node: ast.AST | None = None) -> UsageError:
         at = f" (column {node.col_offset + 1})" if node is not None and hasattr(node, "col_offset") else ""
@@ -188,16 +195,18 @@ def _known(a) -> np.ndarray:
 
 
 def _truth(v, ctx: Context) -> np.ndarray:
-    """A value as a condition: 1.0 / 0.0 / NaN on every row."""
-    a = np.broadcast_to(np.asarray(v, dtype=float), (ctx.n,))
+    """A value as a condition: 1.0 / 0.0 / NaN on every row (rows last: an array of thresholds broadcasts)."""
+    a = np.asarray(v, dtype=float)
+    a = np.broadcast_to(a, (ctx.n,)) if a.ndim == 0 else a
     return np.where(np.isnan(a), np.nan, (a != 0).astype(float))
 
 
 def _kleene(vals: list[np.ndarray], decisive: float) -> np.ndarray:
     """``and`` (decisive 0: any false is false) / ``or`` (decisive 1: any true is true); else unknown if any
     is unknown; else the other value."""
-    hit = np.zeros(vals[0].shape, bool)
-    unk = np.zeros(vals[0].shape, bool)
+    shape = np.broadcast_shapes(*(v.shape for v in vals))
+    hit = np.zeros(shape, bool)
+    unk = np.zeros(shape, bool)
     for v in vals:
         hit |= v == decisive
         unk |= np.isnan(v)
@@ -219,6 +228,12 @@ def _num(v, ctx: Context) -> np.ndarray:
 def _finite(a):
     a = np.asarray(a, dtype=float)
     return np.where(np.isfinite(a), a, np.nan) if a.ndim else (float(a) if np.isfinite(a) else np.nan)
+
+
+def _number(v):
+    """A parameter's value as a float, or, for a sweep's array of its values (a weight evaluated for every
+    combination at once, ``factors.Form``), as a float array: the same arithmetic element by element."""
+    return float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)
 
 
 def _shift(a: np.ndarray, n: int) -> np.ndarray:
@@ -301,7 +316,7 @@ def _name(node: ast.Name, sc: _Scope) -> tuple[Fn, str]:
         return (lambda ctx: v), "num"
     if n in sc.params:
         sc.used_params.add(n)
-        return (lambda ctx: float(ctx.params[n])), "num"
+        return (lambda ctx: _number(ctx.params[n])), "num"
     if sc.scalar_only:
         raise sc.fail(f"unknown parameter '{n}'", _suggest(n, sc.params) if sc.params else "declare it in [params]")
     if n in sc.columns:
@@ -406,6 +421,8 @@ def _call(node: ast.Call, sc: _Scope) -> Fn:
     if not isinstance(node.func, ast.Name):
         raise sc.fail("only the listed functions can be called", _ALLOWED_HINT, node)
     name = node.func.id
+    if name in ALONG_TIME and set(_names(node)) & sc.params:
+        sc.along_time = True
     spec = FUNCTIONS.get(name)
     if spec is None:
         raise sc.fail(f"unknown function '{name}'", _suggest(name, FUNCTIONS), node)
@@ -504,7 +521,14 @@ def compile_condition(
     def cond(ctx, f=f):
         return _truth(f(ctx), ctx)
 
-    return Expr(text, cond, tuple(sorted(sc.used_params)), tuple(sc.used_columns), tuple(sorted(sc.used_assets)))
+    return Expr(
+        text,
+        cond,
+        tuple(sorted(sc.used_params)),
+        tuple(sc.used_columns),
+        tuple(sorted(sc.used_assets)),
+        vector=not sc.along_time,
+    )
 
 
 def compile_weight(text, where: str, *, params) -> Expr:
@@ -519,4 +543,4 @@ def compile_weight(text, where: str, *, params) -> Expr:
     sc = _Scope(where, frozenset(), frozenset(), frozenset(params), frozenset(), True)
     tree = _parse(text, sc)
     f, _ = _value(tree, sc)
-    return Expr(text, lambda ctx, f=f: float(f(ctx)), tuple(sorted(sc.used_params)))
+    return Expr(text, lambda ctx, f=f: _number(f(ctx)), tuple(sorted(sc.used_params)))

@@ -20,9 +20,10 @@ no rule fires is all CASH. Weights are numbers, parameter names or arithmetic of
 summing to at most 1 for every parameter set used. Conditions use the expression language of
 :mod:`backtester.strategies.expr`.
 
-:func:`load` returns a :class:`backtester.strategy.Strategy` with a factor form (``sweep_fn``): each
-rule's condition is computed once per distinct set of the parameters it reads, the weights are
-per-combination loadings, so a sweep of a file strategy runs at the kernel's speed.
+:func:`load` returns a :class:`backtester.strategy.Strategy` with a factor form (``sweep_fn``, a
+``factors.Form``): over a grid, each rule's condition is computed for every set of the parameters it reads
+at once (broadcasting; once per set when a parameter feeds a window or lag), the weights are loadings
+computed on arrays of the combinations' parameters, so a sweep of a file strategy runs at the kernel's speed.
 """
 
 from __future__ import annotations
@@ -151,28 +152,39 @@ class FileStrategy:
             sel[on] = k
         return pd.DataFrame(table[sel], index=signals.index, columns=list(self.assets))
 
-    def sweep(self, signals: pd.DataFrame, plist):
-        from .factors import from_features
+    def sweep(self, signals: pd.DataFrame, plist, rows=None):
+        """Factor form: each rule's firing rows for every distinct set of the condition parameters (over a grid,
+        all at once when no parameter feeds a function along time: ``expr.Expr.vector``), the weights as
+        loadings (on arrays of every combination's parameters over a grid): factors.Form."""
+        from .factors import Form
 
         cols: dict = {}
         conds: dict = {}
         cond_params = tuple(sorted({k for r in self.rules if r.when for k in r.when.params}))
 
-        def features(p):
-            on = self.fired(expr.Context(signals, p, cols), conds)
-            return [x.astype(np.float64) for x in on]
+        vector = all(r.when.vector for r in self.rules if r.when)
 
-        def loadings(p):
-            t = self.weight_table(p, check=False)  # the sweep marks invalid combinations itself
-            return [dict(zip(self.assets, row, strict=True)) for row in t]
+        def features(s, p):
+            if any(np.ndim(p[k]) for k in cond_params):  # every threshold set at once (no per-set cache)
+                return self.fired(expr.Context(s, p, cols))
+            return [x.astype(np.float64) for x in self.fired(expr.Context(s, p, cols), conds)]
 
-        return from_features(
-            signals.index,
-            plist,
-            key=lambda p: tuple(p[k] for k in cond_params),
-            features=features,
-            loadings=loadings,
-        )
+        form = Form(cond_params, features, self.loadings, vector_features=vector, assets_by=())
+        return form(signals, plist, rows)
+
+    def loadings(self, p: dict) -> list[dict]:
+        """Per rule (then 'none fired'), asset -> weight for every asset of the file (:meth:`weight_table`
+        without its checks: the sweep marks invalid combinations itself); a parameter may be an array."""
+        ctx = expr.Context(pd.DataFrame(), p)
+        out = []
+        for r in self.rules:
+            d: dict = dict.fromkeys(self.assets, 0.0)
+            for a, e in r.weights.items():
+                if a != "CASH":
+                    v = e(ctx)
+                    d[a] = np.where(np.isfinite(v), v, np.nan)
+            out.append(d)
+        return [*out, dict.fromkeys(self.assets, 0.0)]
 
     def strategy(self) -> Strategy:
         assets = self.assets
@@ -184,7 +196,7 @@ class FileStrategy:
             uses=self.uses,
             assets=lambda p: assets,
             source=str(self.path),
-            sweep_fn=self.sweep,
+            sweep_fn=_sweep_fn(self.sweep),
         )
 
     def explain(self) -> dict:
@@ -364,3 +376,15 @@ def load_dir(folder: str | Path) -> dict[str, Strategy]:
             )
         out[s.name] = s
     return out
+
+
+def _sweep_fn(sweep):
+    """``FileStrategy.sweep`` as the strategy's ``sweep_fn``, telling the sweep that the assets held do not
+    depend on the parameters (``factors.Form.assets_by``) and that it takes ``rows=`` as a Form does."""
+
+    def fn(signals, plist, rows=None):
+        return sweep(signals, plist, rows)
+
+    fn.assets_by = ()
+    fn.takes_rows = True
+    return fn

@@ -10,6 +10,7 @@ unknown, so an unknown input means the neutral allocation.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from backtester.strategy import Param, Strategy
@@ -58,31 +59,61 @@ def _assets(p) -> tuple[str, ...]:
     return _named(_shares(p) if "btc_share" in p else _hedge(p), neutral(p))
 
 
+# ---------------------------------------------------------------- conditions on arrays
+# A threshold may be a number (one parameter set) or an array of thresholds shaped to broadcast against the
+# others and the signal rows (factors.Form: every threshold set of a grid at once). numpy's comparisons are
+# False where the signal is unknown (NaN), as the pandas helpers below / above / flag are.
+def _x(s: pd.DataFrame, name: str) -> np.ndarray:
+    return col(s, name).to_numpy(np.float64)
+
+
+def _below(s, name, t) -> np.ndarray:
+    return _x(s, name) < t
+
+
+def _above(s, name, t) -> np.ndarray:
+    return _x(s, name) > t
+
+
+def _flag(s, name) -> np.ndarray:
+    return _x(s, name) > 0.5
+
+
 # ---------------------------------------------------------------- seed-thesis
+def _seed_on(s: pd.DataFrame, p: dict) -> np.ndarray:
+    t = p["spread_bp"]
+    scarce = _below(s, "reserves_to_gdp", p["floor"])
+    drained = _below(s, "rrp_balance", p["rrp_drained_bn"])
+    widening = _above(s, "sofr_effr_bp_20d", t) | _above(s, "sofr_iorb_bp_20d", t)
+    return scarce | (drained & widening) | _flag(s, "qt_ended")
+
+
 def seed_thesis_on(s: pd.DataFrame, p: dict) -> pd.Series:
-    scarce = below(s, "reserves_to_gdp", p["floor"])
-    drained = below(s, "rrp_balance", p["rrp_drained_bn"])
-    widening = above(s, "sofr_effr_bp_20d", p["spread_bp"]) | above(s, "sofr_iorb_bp_20d", p["spread_bp"])
-    qt_over = flag(s, "qt_ended")
-    return scarce | (drained & widening) | qt_over
+    return pd.Series(_seed_on(s, p), index=s.index)
 
 
 # ---------------------------------------------------------------- spread-stress
+def _stressed_on(s: pd.DataFrame, p: dict) -> np.ndarray:
+    return _above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | _above(s, "sofr_effr_bp_20d", p["spread_bp"])
+
+
 def _stressed(s: pd.DataFrame, p: dict) -> pd.Series:
-    return above(s, "sofr_iorb_bp_20d", p["spread_bp"]) | above(s, "sofr_effr_bp_20d", p["spread_bp"])
+    return pd.Series(_stressed_on(s, p), index=s.index)
 
 
 # ---------------------------------------------------------------- every strategy in factor form, written once
-# The weights of many parameter sets at once (backtester/strategies/factors.py): each condition is computed
-# once per distinct threshold set, the weights are per-combination loadings. ``Strategy.fn`` (a backtest's one
-# parameter set) is derived from the same form (factors.weight_function).
-def _sweep(key, features, loadings):
-    def fn(s: pd.DataFrame, plist):
-        from backtester.strategies.factors import from_features
+# The weights of many parameter sets at once (backtester/strategies/factors.py): the features (conditions)
+# take each swept threshold as an array of all its values (broadcasting: every threshold set of the grid in
+# one call), the loadings take each swept weight as an array over the combinations (arithmetic; the string
+# parameters hedge / neutral_mix stay scalars). ``Strategy.fn`` (a backtest's one parameter set) is derived
+# from the same form (factors.weight_function), with scalar parameters.
+_ASSETS_BY = ("hedge", "neutral_mix")  # the parameters _assets reads (the names, not the weights)
 
-        return from_features(s.index, plist, key=key, features=lambda p: features(s, p), loadings=lambda p: loadings(p))
 
-    return fn
+def _sweep(shape, features, loadings):
+    from backtester.strategies.factors import Form
+
+    return Form(shape, features, loadings, assets_by=_ASSETS_BY)
 
 
 def _regime(cond):
@@ -92,9 +123,11 @@ def _regime(cond):
 
 
 def _scarcity_features(s, p):
-    r = col(s, "reserves_to_gdp")
+    r = _x(s, "reserves_to_gdp")
     hi, lo = p["upper"], p["lower"]
-    return [1.0, ((hi - r) / max(hi - lo, 1e-9)).clip(0.0, 1.0).fillna(0.0)]
+    with np.errstate(invalid="ignore"):
+        w = np.clip((hi - r) / np.maximum(hi - lo, 1e-9), 0.0, 1.0)
+    return [1.0, np.where(np.isnan(w), 0.0, w)]
 
 
 def _scarcity_loadings(p):
@@ -106,8 +139,8 @@ def _scarcity_loadings(p):
 
 
 def _trend_features(s, p):
-    rising = above(s, "net_liquidity_13w_change", p["band_bn"]).to_numpy(bool)
-    falling = below(s, "net_liquidity_13w_change", -p["band_bn"]).to_numpy(bool)
+    rising = _above(s, "net_liquidity_13w_change", p["band_bn"])
+    falling = _below(s, "net_liquidity_13w_change", -p["band_bn"])
     up = rising & ~falling
     return [up.astype(float), falling.astype(float), (~up & ~falling).astype(float)]
 
@@ -132,8 +165,8 @@ STRATEGIES = [
         uses=("reserves_to_gdp", "rrp_balance", "sofr_effr_bp_20d", "qt_ended"),
         assets=_assets,
         sweep_fn=_sweep(
-            lambda p: (p["floor"], p["rrp_drained_bn"], p["spread_bp"]),
-            lambda s, p: _regime(seed_thesis_on(s, p)),
+            ("floor", "rrp_drained_bn", "spread_bp"),
+            lambda s, p: _regime(_seed_on(s, p)),
             lambda p: [_hedge(p), neutral(p)],
         ),
     ),
@@ -149,8 +182,8 @@ STRATEGIES = [
         uses=("qt_ended",),
         assets=_assets,
         sweep_fn=_sweep(
-            lambda p: (),
-            lambda s, p: _regime(flag(s, "qt_ended")),
+            (),
+            lambda s, p: _regime(_flag(s, "qt_ended")),
             lambda p: [_hedge(p), neutral(p) if p["neutral"] == "mix" else {}],
         ),
     ),
@@ -168,7 +201,7 @@ STRATEGIES = [
         hedge_on=lambda s, p: (col(s, "reserves_to_gdp") < p["upper"]).fillna(False),
         uses=("reserves_to_gdp",),
         assets=_assets,
-        sweep_fn=_sweep(lambda p: (p["upper"], p["lower"]), _scarcity_features, _scarcity_loadings),
+        sweep_fn=_sweep(("upper", "lower"), _scarcity_features, _scarcity_loadings),
     ),
     Strategy(
         name="spread-stress",
@@ -183,8 +216,8 @@ STRATEGIES = [
         uses=("sofr_effr_bp_20d",),
         assets=lambda p: _named(_gold_hedge(p), neutral(p)),
         sweep_fn=_sweep(
-            lambda p: p["spread_bp"],
-            lambda s, p: _regime(_stressed(s, p)),
+            ("spread_bp",),
+            lambda s, p: _regime(_stressed_on(s, p)),
             lambda p: [_gold_hedge(p), neutral(p)],
         ),
     ),
@@ -203,6 +236,6 @@ STRATEGIES = [
         ),
         uses=("net_liquidity_13w_change",),
         assets=lambda p: _named(_gold_hedge(p), {"BTC-USD": p["btc"], "SPY": 1.0 - p["btc"]}, neutral(p)),
-        sweep_fn=_sweep(lambda p: p["band_bn"], _trend_features, _trend_loadings),
+        sweep_fn=_sweep(("band_bn",), _trend_features, _trend_loadings),
     ),
 ]

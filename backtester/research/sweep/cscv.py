@@ -180,15 +180,15 @@ def _pairs(s1T, s2T, t1, t2, sizes, tn, halves, lo, hi, out):
 
 
 @njit(cache=True, error_model="numpy")
-def totals(s1, s2):
-    """Each trial's sums over all its blocks, added in block order."""
-    n, S = s1.shape
-    t1 = np.zeros(n)
-    t2 = np.zeros(n)
-    for j in range(n):
+def totals_t(s1T, s2T):
+    """Each trial's sums over all its blocks (block-major ``(S, N)`` sums), added in block order."""
+    S, N = s1T.shape
+    t1 = np.zeros(N)
+    t2 = np.zeros(N)
+    for j in range(N):
         for b in range(S):
-            t1[j] += s1[j, b]
-            t2[j] += s2[j, b]
+            t1[j] += s1T[b, j]
+            t2[j] += s2T[b, j]
     return t1, t2
 
 
@@ -198,11 +198,16 @@ def pbo_logits(s1, s2, sizes, halves, out, parts):
     squares; ``halves`` (P, S/2): the in-sample blocks of pair p, increasing, lexicographic order (its
     complement is the other split of the pair); ``out`` (2P,): for each split, the logit of the OOS
     relative rank of the IS-best trial; ``parts``: ranges of pairs run in parallel (e.g. the threads)."""
-    N, S = s1.shape
+    pbo_logits_t(np.ascontiguousarray(s1.T), np.ascontiguousarray(s2.T), sizes, halves, out, parts)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def pbo_logits_t(s1T, s2T, sizes, halves, out, parts):
+    """:func:`pbo_logits` on the sums stored block-major, ``s1T``/``s2T`` (S, N) contiguous (what the loops
+    read; the caller builds them once from the per-trial block sums, without an (N, S) copy in between)."""
+    S, N = s1T.shape
     P = halves.shape[0]
-    s1T = np.ascontiguousarray(s1.T)
-    s2T = np.ascontiguousarray(s2.T)
-    t1, t2 = totals(s1, s2)
+    t1, t2 = totals_t(s1T, s2T)
     tn = 0.0
     for b in range(S):
         tn += sizes[b]

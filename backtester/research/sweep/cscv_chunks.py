@@ -21,7 +21,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .cscv import _first_max, _logit, _ranks, buffers, pair_scores, totals
+from .cscv import _first_max, _logit, _ranks, buffers, pair_scores, totals_t
 
 
 @njit(cache=True, error_model="numpy")
@@ -49,21 +49,19 @@ def _part(s1T, s2T, t1, t2, sizes, tn, halves, lo, hi, ranking, seen, is_best, o
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos_at_best, less, equal, parts):
-    """One chunk (``s1``/``s2`` (n, S)), every split (2q: IS = halves[q]; 2q+1: IS = its complement).
-    ``ranking`` False (pass 1): update each split's IS best score and that trial's OOS score (``seen``
-    False: no chunk yet); True (pass 2): add the counts of OOS scores below / equal to the IS best's.
-    ``parts``: ranges of pairs run in parallel (each split is updated by one of them only)."""
-    n = s1.shape[0]
+def chunk_pass(s1T, s2T, sizes, halves, ranking, seen, is_best, oos_at_best, less, equal, parts):
+    """One chunk (``s1T``/``s2T`` (S, n), block-major), every split (2q: IS = halves[q]; 2q+1: IS = its
+    complement). ``ranking`` False (pass 1): update each split's IS best score and that trial's OOS score
+    (``seen`` False: no chunk yet); True (pass 2): add the counts of OOS scores below / equal to the IS
+    best's. ``parts``: ranges of pairs run in parallel (each split is updated by one of them only)."""
+    n = s1T.shape[1]
     P = halves.shape[0]
     if n == 0:
         return
-    t1, t2 = totals(s1, s2)
+    t1, t2 = totals_t(s1T, s2T)
     tn = 0.0
     for b in range(sizes.shape[0]):
         tn += sizes[b]
-    s1T = np.ascontiguousarray(s1.T)
-    s2T = np.ascontiguousarray(s2.T)
     parts = max(1, min(parts, P))
     per = (P + parts - 1) // parts
     for k in prange(parts):
@@ -106,8 +104,8 @@ def pbo_chunks(
         count = 0
         for bs in chunks():
             if len(bs):
-                s1, s2 = np.ascontiguousarray(bs[:, :, 0]), np.ascontiguousarray(bs[:, :, 1])
-                chunk_pass(s1, s2, sizes, halves, ranking, seen, is_best, oos, less, equal, threads)
+                s1T, s2T = np.ascontiguousarray(bs[:, :, 0].T), np.ascontiguousarray(bs[:, :, 1].T)
+                chunk_pass(s1T, s2T, sizes, halves, ranking, seen, is_best, oos, less, equal, threads)
                 seen = True
                 count += len(bs)
         if count != N:

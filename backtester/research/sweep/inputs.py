@@ -135,12 +135,14 @@ def from_prices(
 
 
 def _universe(strat, combos: Combos, gold: str) -> list[str]:
-    """The union of the assets any combination may hold (``GLD`` held as ``gold``), in first-seen order."""
+    """The union of the assets any combination may hold (``GLD`` held as ``gold``), in first-seen order: once
+    per distinct set of the parameters ``Strategy.assets`` reads when its factor form names them
+    (``factors.Form.assets_by``), else once per combination."""
     from ...run import strategy_assets
 
     seen: dict[str, None] = {}
     cache: set = set()
-    for p in combos:
+    for p in _assets_params(strat, combos):
         a = tuple(strat.assets(p)) if strat.assets is not None else ()
         if a in cache:
             continue
@@ -148,6 +150,26 @@ def _universe(strat, combos: Combos, gold: str) -> list[str]:
         for x in strategy_assets(strat, p, gold):
             seen.setdefault(x)
     return list(seen)
+
+
+def _assets_params(strat, combos):
+    """The parameter sets ``_universe`` visits: every combination, or, when ``Strategy.assets`` reads only the
+    parameters ``assets_by``, the first combination of each distinct set of their values (in grid order, so
+    the assets are first seen in the same order)."""
+    by = getattr(strat.sweep_fn, "assets_by", None)
+    grid = getattr(combos, "grid", None)
+    if by is None or grid is None:
+        return combos
+    from ...strategies.factors import grid_numbers
+
+    sizes = [len(v) for v in grid.values]
+    numbers = grid_numbers(combos)
+    code = np.zeros(len(numbers), dtype=np.int64)
+    for k, name in enumerate(grid.names):
+        if name in by:
+            code = code * sizes[k] + (numbers // int(np.prod(sizes[k + 1 :], dtype=np.int64))) % sizes[k]
+    firsts = np.sort(np.unique(code, return_index=True)[1])
+    return [combos[int(i)] for i in firsts]
 
 
 def prepare(
@@ -172,7 +194,11 @@ def prepare(
     if strat.sweep_fn is not None:
         bare = hist.copy(deep=False)
         bare.attrs = {}  # pandas deep-copies attrs on every operation: ~0.3 ms per call, 1e5 calls
-        factors = for_strategy(strat, bare, combos).rows(hist.index.get_indexer(prices.index))
+        rows = hist.index.get_indexer(prices.index)
+        if getattr(strat.sweep_fn, "takes_rows", False):  # a factors.Form: features stored on these rows only
+            factors = strat.sweep_fn(bare, combos, rows=rows)
+        else:
+            factors = for_strategy(strat, bare, combos).rows(rows)
         factors = _align(factors, [c for c in prices.columns if c != CASH], spec.gold)
     bf = for_strategy(rr.benchmark, s, [rr.benchmark_params])
     inp = from_prices(prices, bf if factors is None else factors, combos, rr.options, fallback=strat.fallback)

@@ -529,21 +529,21 @@ def _rebalances(
     return True
 
 
-@njit(parallel=True, cache=True)
-def run_chunk(
-    features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, gscale, cret,
-    key, mode, band, cov, vol_target, fallback, fees, slip, edges, out, tim, blocks, status, parts, cap_limit,
-):  # fmt: skip
-    """Evaluate combinations ``0 .. len(pattern)-1`` (rows of the output arrays), in blocks of BLOCK: per
-    block, the rebalances of each combination (``_trades``), then the valuation and the metrics of all of
-    them together (``_value_block``). The blocks are dealt round-robin to ``parts`` parallel workers (e.g.
-    the number of threads), each with its own trade buffers; a combination's numbers do not depend on its
-    block or worker.
+VALUE_METRICS, VALUE_EXCESS = 0, 1  # what ``run_blocks`` does with each block's trades
 
-    ``fchg[p, d]``: the features of pattern p differ from the previous row's at decision row d (True at
-    d = 0); ``lchg[t]``: the listing of some asset changes at run row t; ``ev_ptr``/``ev_idx``: per
-    pattern, the sorted run rows where a rebalance may trigger (CSR); ``cap_limit`` > 0 caps the trade
-    buffers (tests: the fallback for buffers too small)."""
+
+@njit(parallel=True, cache=True)
+def run_blocks(
+    value, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, gscale,
+    series, key, mode, band, cov, vol_target, fallback, fees, slip, edges, out, tim, blocks, ld, status, parts,
+    cap_limit,
+):  # fmt: skip
+    """The block dispatch of ``run_chunk`` and ``spa_kernel.excess_chunk``: combinations ``0 .. len(pattern)-1``
+    in blocks of BLOCK, dealt round-robin to ``parts`` parallel workers (e.g. the number of threads), each with
+    its own trade buffers; per block, the rebalances of each combination (``block_trades``), then ``value``:
+    ``VALUE_METRICS``, the valuation and the metrics of all of them together (``_value_block``, ``series`` =
+    the cash returns; into ``out``, ``tim``, ``blocks``), or ``VALUE_EXCESS``, their daily returns minus
+    ``series`` (``_excess_block``, into ``ld``). A combination's numbers do not depend on its block or worker."""
     C = pattern.shape[0]
     T, n = close.shape
     nblk = (C + BLOCK - 1) // BLOCK
@@ -560,7 +560,56 @@ def run_chunk(
                 lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
                 cashx, key, mode, band, cov, vol_target, fallback, fees, slip, out, status, tr_t, tr_cash, tr_pos,
             )  # fmt: skip
-            _value_block(lo, m, close_num, gscale, cret, edges, bt, bc, bp, status, out, tim, blocks)
+            if value == VALUE_METRICS:
+                _value_block(lo, m, close_num, gscale, series, edges, bt, bc, bp, status, out, tim, blocks)
+            else:
+                _excess_block(lo, m, close_num, gscale, series, bt, bc, bp, ld)
+
+
+@njit(cache=True)
+def run_chunk(
+    features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, gscale, cret,
+    key, mode, band, cov, vol_target, fallback, fees, slip, edges, out, tim, blocks, status, parts, cap_limit,
+):  # fmt: skip
+    """Evaluate combinations ``0 .. len(pattern)-1`` (rows of the output arrays), in blocks of BLOCK: per
+    block, the rebalances of each combination (``_trades``), then the valuation and the metrics of all of
+    them together (``_value_block``), blocks dealt to ``parts`` parallel workers (``run_blocks``).
+
+    ``fchg[p, d]``: the features of pattern p differ from the previous row's at decision row d (True at
+    d = 0); ``lchg[t]``: the listing of some asset changes at run row t; ``ev_ptr``/``ev_idx``: per
+    pattern, the sorted run rows where a rebalance may trigger (CSR); ``cap_limit`` > 0 caps the trade
+    buffers (tests: the fallback for buffers too small)."""
+    run_blocks(
+        VALUE_METRICS, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx,
+        gscale, cret, key, mode, band, cov, vol_target, fallback, fees, slip, edges, out, tim, blocks,
+        np.empty((0, 0)), status, parts, cap_limit,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _excess_block(lo, m, close_num, gscale, ref, tr_t, tr_cash, tr_pos, ld):
+    """Rows lo .. lo+m-1 of ``ld``: each combination's daily return (step 7, as ``_value_block`` values it)
+    minus the reference's return that day."""
+    T, n = close_num.shape
+    pos = np.zeros(n)
+    for b in range(m):
+        cash = CAPITAL
+        pos[:] = 0.0
+        q = 0
+        prev = 1.0
+        row = ld[lo + b]
+        for t in range(T):
+            if tr_t[b, q] == t:  # CASH and units after the day's trades
+                cash = tr_cash[b, q]
+                for i in range(n):
+                    pos[i] = tr_pos[b, q, i]
+                q += 1
+            v = cash
+            for i in range(n):
+                v += pos[i] * close_num[t, i]
+            eq = v * gscale[t]
+            row[t] = (eq / prev - 1.0) - ref[t]
+            prev = eq
 
 
 @njit(cache=True)

@@ -185,11 +185,11 @@ def _logits_compiled(bs, sizes, pairs) -> np.ndarray:
     ensure_numba_cache()
     import numba
 
-    from .cscv import pbo_logits
+    from .cscv import pbo_logits_t
 
     halves = np.array(pairs, dtype=np.int64)  # a writable copy (one compiled signature)
     out = np.empty(2 * len(pairs))
-    s1 = np.ascontiguousarray(bs[:, :, 0])
-    s2 = np.ascontiguousarray(bs[:, :, 1])
-    pbo_logits(s1, s2, np.asarray(sizes, dtype=float), halves, out, numba.get_num_threads())
+    s1T = np.ascontiguousarray(bs[:, :, 0].T)  # (S, N), straight from (N, S, 2): 2 x 128 MB at N = 10^6
+    s2T = np.ascontiguousarray(bs[:, :, 1].T)
+    pbo_logits_t(s1T, s2T, np.asarray(sizes, dtype=float), halves, out, numba.get_num_threads())
     return out

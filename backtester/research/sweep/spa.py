@@ -32,6 +32,12 @@ stepdown needs maxima over the not-yet-rejected combinations, which are always t
 threshold: the consistent values of the ``keep`` highest-mean combinations are stored (keep x reps) and
 the rest reduced to one maximum per replication; if more than ``keep`` combinations are rejected, pass 2
 is re-run with a larger ``keep``.
+
+Executors (``research.executor``): each chunk of either pass is a task (``_pass1_task``, ``_pass2_task``)
+returning only its usable mask and means (pass 1), or its per-replication maxima, its maximum beyond the
+kept combinations and the kept combinations' values (pass 2); maxima combine exactly in any order, so the
+local executor and a Dask cluster give the same numbers. The regenerating object and the count matrix are
+sent to each worker once; a stepdown that needs more kept columns re-runs pass 2 with them.
 """
 
 from __future__ import annotations
@@ -140,7 +146,6 @@ class _Excess:
 
     def __init__(self, inp: Inputs, a: int, b: int, against: str):
         from ..._numba import ensure_numba_cache
-        from .evaluation import _threads
 
         ensure_numba_cache()
         from . import kernel
@@ -149,7 +154,6 @@ class _Excess:
         self.wa = window_arrays(inp, a, b, 2)
         self.T = len(self.wa.dates)
         self.gscale = self.wa.growth / kernel.CAPITAL
-        self.threads = _threads()
         self.cache: dict = {}
         if against == "cash":
             self.ref = np.ascontiguousarray(self.wa.cret)
@@ -165,8 +169,19 @@ class _Excess:
             self.ref = ld[0]
             self.label = inp.benchmark_label or "benchmark"
 
+    def portable(self) -> _Excess:
+        """A copy to send to executor workers: the inputs without the strategy object, the signal frame and
+        the spec (as ``evaluation``'s distributed sweep), an empty pattern cache."""
+        from copy import copy
+        from dataclasses import replace
+
+        out = copy(self)
+        out.inp = replace(self.inp, strategy=None, signals=None, spec=None)
+        out.cache = {}
+        return out
+
     def run(self, factors, ref=None, cache="own") -> tuple[np.ndarray, np.ndarray]:
-        from .evaluation import pattern_arrays
+        from .evaluation import _threads, pattern_arrays
 
         k = _kernels()
         inp, wa = self.inp, self.wa
@@ -178,7 +193,7 @@ class _Excess:
             feats, fchg, factors.pattern, factors.loadings, wa.close, wa.close_num, wa.fresh, wa.listed, wa.lchg,
             ev_ptr, ev_idx, wa.cashx, self.gscale, wa.key, MODES[inp.rebalance], float(inp.band), wa.cov,
             np.nan if inp.vol_target is None else float(inp.vol_target), inp.fallback, inp.fees, inp.slippage,
-            self.ref if ref is None else ref, ld, status, self.threads,
+            self.ref if ref is None else ref, ld, status, _threads(),
         )  # fmt: skip
         return ld, status
 
@@ -199,10 +214,13 @@ def best_of_sweep(
     chunk: int = CHUNK,
     keep: int = KEEP,
     progress: Progress | None = None,
+    executor=None,
 ) -> dict:
     """SPA, Reality Check and StepM over every valid combination of ``inp`` on ``window`` (as
     ``evaluate``'s). ``indices``: (reps x T) bootstrap day indices to use instead of the seeded draws
-    (tests feed arch's). Returns a plain dict (see the module docstring)."""
+    (tests feed arch's). ``executor``: ``research.executor`` (None or local: here; dask: the chunks of both
+    passes as tasks, the same numbers). Returns a plain dict (see the module docstring)."""
+    from .. import executor as exmod
     from .evaluation import _window
 
     if not 1 <= reps <= MAX_REPS:
@@ -213,7 +231,7 @@ def best_of_sweep(
         raise UsageError(f"size {size} is not in (0, 1)", "e.g. 0.05")
     pr = ensure(progress)
     t0 = time.perf_counter()
-    k = _kernels()
+    _kernels()
     a, b = _window(inp, window)
     ex = _Excess(inp, a, b, against)
     T = ex.T
@@ -221,18 +239,13 @@ def best_of_sweep(
     if T < 3:
         raise UsageError(f"the window has {T} returns: too few for the SPA test", "give a longer window")
 
+    run = _Run(ex, executor, exmod.ranges(C, chunk), pr)
+
     # pass 1: means, (after the block is known) variances; which combinations are usable
     mean = np.full(C, np.nan)
     use = np.zeros(C, dtype=np.bool_)
-    pr.start("SPA pass 1 (means)", total=C)
-    for lo in range(0, C, chunk):
-        hi = min(C, lo + chunk)
-        ld, st = ex.chunk(lo, hi)
-        u = st == 0
-        use[lo:hi] = u
-        var = np.empty(hi - lo)
-        k.moments(ld, u, np.ones(T + 1), mean[lo:hi], var)
-        pr.advance(hi - lo)
+    for (lo, hi), (u, m) in run.map("SPA pass 1 (means)", _pass1_task):
+        use[lo:hi], mean[lo:hi] = u, m
     n = int(use.sum())
     if n == 0:
         raise UsageError("no valid combination to test", "check the grid (every combination is invalid)")
@@ -252,11 +265,10 @@ def best_of_sweep(
     rank[order] = np.arange(n)
     stat = float(mean[best])
     counts = bootstrap_counts(T, reps, block, seed, indices)
-    centre = np.zeros((3, C))
-    var = np.full(C, np.nan)
+    shared = [run.share(x) for x in (counts, use, mean, rank, qpow)]
     keep = max(1, min(int(keep), n))
     while True:
-        maxima, store, rest = _pass2(ex, k, counts, use, mean, var, qpow, centre, rank, keep, chunk, pr)
+        maxima, store, rest = _pass2(run, shared, keep, reps)
         pv = (maxima > stat).mean(axis=0)
         superior = _stepdown(mean[order], store, rest, size)
         if superior >= 0:
@@ -294,32 +306,93 @@ def _mask(C: int, members: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pass2(ex: _Excess, k, counts, use, mean, var, qpow, centre, rank, keep, chunk, pr):
-    """The bootstrap pass: per chunk, the variances and centres (first time only), then the bootstrap
-    means (counts x differentials, BLAS) folded into the per-replication maxima."""
+class _Run:
+    """The chunks of combinations on the executor: ``_Excess`` sent once (its portable copy), results in
+    completion order."""
+
+    def __init__(self, ex: _Excess, executor, chunks: list[tuple[int, int]], pr: Progress):
+        from .. import executor as exmod
+
+        self.local = executor is None or executor.name == "local"
+        if not self.local and ex.inp.factors is None:
+            raise UsageError(
+                f"executor {executor.name} needs a strategy with a vectorised sweep form (sweep_fn)",
+                "use the local executor for this strategy",
+                param="executor",
+            )
+        self.executor = exmod.LocalExecutor() if executor is None else executor
+        self.chunks, self.pr = chunks, pr
+        self.ex = ex if self.local else self.share(ex, ex.portable)
+
+    def share(self, value, make=None):
+        from .. import executor as exmod
+
+        return exmod.share_new(self.executor, make or (lambda: value), "spa")
+
+    def map(self, label: str, fn, *shared):
+        """(range, ``fn(ex, *shared, lo, hi)``) for every chunk, in completion order."""
+        self.pr.start(label, total=self.chunks[-1][1] if self.chunks else 0)
+        for j, res in self.executor.map_chunks(fn, (self.ex, *shared), self.chunks):
+            lo, hi = self.chunks[j]
+            self.pr.advance(hi - lo)
+            yield (lo, hi), res
+
+
+def _pass1_task(ex: _Excess, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Combinations [lo, hi): usable (kernel status 0, finite differentials) and the mean differential."""
+    k = _kernels()
+    ld, st = ex.chunk(lo, hi)
+    u = st == 0
+    mean = np.full(hi - lo, np.nan)
+    k.moments(ld, u, np.ones(ex.T + 1), mean, np.empty(hi - lo))
+    return u, mean
+
+
+def _pass2_task(ex: _Excess, counts, use, mean, rank, qpow, keep, lo, hi):
+    """The bootstrap pass on combinations [lo, hi): the variances and centres, then the bootstrap means
+    (counts x differentials, BLAS) folded into per-replication maxima of the three statistics, the maximum of
+    the consistent values beyond the ``keep`` highest-mean combinations, and the consistent values of those
+    in the chunk (their ranks, rank x reps). None when no combination of the chunk is usable."""
+    k = _kernels()
+    u = use[lo:hi]
+    if not u.any():
+        return None
     reps, T = counts.shape
-    C = len(use)
-    loglog = 2 * np.log(np.log(T))
+    m_ = hi - lo
+    ld, _ = ex.chunk(lo, hi)
+    var = np.full(m_, np.nan)
+    k.moments(ld, u, qpow, np.empty(m_), var)
+    m = np.where(u, mean[lo:hi], 0.0)
+    threshold = -1.0 * np.sqrt((np.where(u, var, 0.0) / T) * (2 * np.log(np.log(T))))
+    centre = np.zeros((3, m_))
+    centre[0] = np.where(m < 0, 0.0, m)  # lower: worse ones not re-centred
+    centre[1] = np.where(m >= threshold, m, 0.0)  # consistent
+    centre[2] = m  # upper: all re-centred
+    sim = counts @ ld.T
+    sim /= T
+    r = rank[lo:hi]
+    kept = np.flatnonzero(u & (r < keep))
+    local_rank = np.full(m_, np.iinfo(np.int64).max, dtype=np.int64)
+    local_rank[kept] = np.arange(len(kept))
+    maxima = np.full((reps, 3), -np.inf)
+    store = np.full((len(kept), reps), -np.inf)
+    rest = np.full(reps, -np.inf)
+    k.reduce_chunk(sim, 0, u, centre, local_rank, len(kept), maxima, store, rest)
+    return maxima, rest, r[kept], store
+
+
+def _pass2(run: _Run, shared: list, keep: int, reps: int):
+    """The bootstrap pass over every chunk (``_pass2_task``), combined: maxima of the maxima, the kept
+    combinations' values by rank (keep x reps)."""
     maxima = np.full((reps, 3), -np.inf)
     store = np.full((keep, reps), -np.inf)
     rest = np.full(reps, -np.inf)
-    pr.start("SPA bootstrap", total=C)
-    for lo in range(0, C, chunk):
-        hi = min(C, lo + chunk)
-        u = use[lo:hi]
-        if u.any():
-            ld, _ = ex.chunk(lo, hi)
-            if np.isnan(var[lo:hi][u]).any():
-                k.moments(ld, u, qpow, np.empty(hi - lo), var[lo:hi])
-                m = np.where(u, mean[lo:hi], 0.0)
-                threshold = -1.0 * np.sqrt((np.where(u, var[lo:hi], 0.0) / T) * loglog)
-                centre[0, lo:hi] = np.where(m < 0, 0.0, m)  # lower: worse ones not re-centred
-                centre[1, lo:hi] = np.where(m >= threshold, m, 0.0)  # consistent
-                centre[2, lo:hi] = m  # upper: all re-centred
-            sim = counts @ ld.T
-            sim /= T
-            k.reduce_chunk(sim, lo, use, centre, rank, keep, maxima, store, rest)
-        pr.advance(hi - lo)
+    for _, res in run.map("SPA bootstrap", _pass2_task, *shared, run.share(keep)):
+        if res is not None:
+            mx, rs, ranks, st = res
+            np.maximum(maxima, mx, out=maxima)
+            np.maximum(rest, rs, out=rest)
+            store[ranks] = st
     return maxima, store, rest
 
 

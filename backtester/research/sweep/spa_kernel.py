@@ -9,60 +9,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .kernel import BLOCK, CAPITAL, N_METRICS, OK, block_trades, trade_cap
+from .kernel import N_METRICS, OK, VALUE_EXCESS, run_blocks
 
 
 @njit(cache=True)
-def _excess_block(lo, m, close_num, gscale, ref, tr_t, tr_cash, tr_pos, ld):
-    """Rows lo .. lo+m-1 of ``ld``: each combination's daily return (step 7, as ``kernel._value_block``
-    values it) minus the reference's return that day."""
-    T, n = close_num.shape
-    pos = np.zeros(n)
-    for b in range(m):
-        cash = CAPITAL
-        pos[:] = 0.0
-        q = 0
-        prev = 1.0
-        row = ld[lo + b]
-        for t in range(T):
-            if tr_t[b, q] == t:  # CASH and units after the day's trades
-                cash = tr_cash[b, q]
-                for i in range(n):
-                    pos[i] = tr_pos[b, q, i]
-                q += 1
-            v = cash
-            for i in range(n):
-                v += pos[i] * close_num[t, i]
-            eq = v * gscale[t]
-            row[t] = (eq / prev - 1.0) - ref[t]
-            prev = eq
-
-
-@njit(parallel=True, cache=True)
 def excess_chunk(
     features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx, gscale, key,
     mode, band, cov, vol_target, fallback, fees, slip, ref, ld, status, parts,
 ):  # fmt: skip
     """``ld[c, t]`` = daily return of combination c minus ``ref[t]`` (combinations 0 .. len(pattern)-1, the
-    sweep kernel's steps 1-7, blocks of BLOCK dealt to ``parts`` workers); ``status[c]``: kernel status."""
+    sweep kernel's steps 1-7, blocks of BLOCK dealt to ``parts`` workers: ``kernel.run_blocks``);
+    ``status[c]``: kernel status."""
     C = pattern.shape[0]
-    T, n = close.shape
-    nblk = (C + BLOCK - 1) // BLOCK
-    cap = trade_cap(ev_ptr, T, mode, vol_target, 0)
-    scratch = np.empty((C, N_METRICS))
-    parts = max(1, min(parts, nblk))
-    for w in prange(parts):
-        tr_t = np.empty((BLOCK, cap + 1), dtype=np.int64)
-        tr_cash = np.empty((BLOCK, cap))
-        tr_pos = np.empty((BLOCK, cap, n))
-        for k in range(w, nblk, parts):
-            lo = k * BLOCK
-            m = min(C, lo + BLOCK) - lo
-            bt, bc, bp = block_trades(
-                lo, m, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx,
-                cashx, key, mode, band, cov, vol_target, fallback, fees, slip, scratch, status, tr_t, tr_cash, tr_pos,
-            )  # fmt: skip
-            _excess_block(lo, m, close_num, gscale, ref, bt, bc, bp, ld)
+    T = close.shape[0]
+    run_blocks(
+        VALUE_EXCESS, features, fchg, pattern, loadings, close, close_num, fresh, listed, lchg, ev_ptr, ev_idx, cashx,
+        gscale, ref, key, mode, band, cov, vol_target, fallback, fees, slip, np.zeros(1, dtype=np.int64),
+        np.empty((C, N_METRICS)), np.empty((0, 0)), np.empty((0, 0, 0)), ld, status, parts, 0,
+    )  # fmt: skip
     for c in range(C):
         if status[c] == OK:
             for t in range(T):
