@@ -40,7 +40,7 @@ def test_dask_local_cluster_equals_local_bit_for_bit(snapshot_store, monkeypatch
     from backtester.strategy import get
 
     base = ["sweep", "seed-thesis", *GRID, "--rebalance", "monthly", "--data-dir", str(snapshot_store.root),
-            "--format", "json", "--top", "30"]  # fmt: skip
+            "--format", "json", "--top", "30", "--spa", "--spa-reps", "200"]  # fmt: skip
     code, local, err = run_cli(*base)
     assert code == 0, err
     monkeypatch.setattr(exmod, "DASK_CHUNK", 7)  # several tasks per sweep, finishing in any order
@@ -57,5 +57,5 @@ def test_dask_local_cluster_equals_local_bit_for_bit(snapshot_store, monkeypatch
     assert a == b and len(a["windows"]) >= 2
     code, dist, err = run_cli(*base, "--executor", "dask", "--workers", "2")
     assert code == 0, err
-    assert dist == local  # the same bytes: every metric row, the DSR, the PBO
-    assert len(json.loads(dist)["top"]) == 30
+    assert dist == local  # the same bytes: every metric row, the DSR, the PBO, SPA / RC / StepM
+    assert len(json.loads(dist)["top"]) == 30 and json.loads(dist)["spa"]["reps"] == 200

@@ -244,6 +244,33 @@ def test_compare(made):
         assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), args
 
 
+def test_a_page_is_drawn_again_only_when_its_inputs_change(made):
+    """The tearsheet is a function of the saved run's files, the title and the code (hedge-page-key): the
+    same `hedge report` again leaves the page as it is; a new title or a changed run file draws it again."""
+    import time
+
+    rid = made["seed"]["run_id"]
+    page = made["dir"] / rid / "tearsheet.html"
+    assert run_cli("report", rid, "--reports-dir", str(made["dir"]))[0] == 0
+    first, t0 = page.read_bytes(), page.stat().st_mtime_ns
+    time.sleep(0.01)
+    assert run_cli("report", rid, "--reports-dir", str(made["dir"]))[0] == 0
+    assert page.stat().st_mtime_ns == t0 and page.read_bytes() == first  # not drawn again
+    assert b'<meta name="hedge-page-key"' in first[:4096]
+    assert run_cli("report", rid, "--title", "Another title", "--reports-dir", str(made["dir"]))[0] == 0
+    assert b"Another title" in page.read_bytes() and page.stat().st_mtime_ns != t0
+    # the same title as the first time: the first page, byte for byte (it is deterministic)
+    assert run_cli("report", rid, "--reports-dir", str(made["dir"]))[0] == 0
+    assert page.read_bytes() == first
+    # a run file edited by hand: the page is drawn from it
+    trades = made["dir"] / rid / "trades.csv"
+    trades.write_bytes(trades.read_bytes() + b"\n")
+    t1 = page.stat().st_mtime_ns
+    time.sleep(0.01)
+    assert run_cli("report", rid, "--reports-dir", str(made["dir"]))[0] == 0
+    assert page.stat().st_mtime_ns != t1
+
+
 def test_unwritable_folder_exits_1_and_leaves_nothing_half_written(made, monkeypatch):
     rid = made["pivot"]["run_id"]
     run_dir = made["dir"] / rid
@@ -254,7 +281,8 @@ def test_unwritable_folder_exits_1_and_leaves_nothing_half_written(made, monkeyp
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(os, "replace", refuse)
-    code, out, err = run_cli("report", rid, "--reports-dir", str(made["dir"]))
+    # a new title: the page must be drawn again (the same page on disk would be left as it is)
+    code, out, err = run_cli("report", rid, "--title", "redrawn", "--reports-dir", str(made["dir"]))
     monkeypatch.undo()
     assert code == 1 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith(f"error: cannot write {run_dir / 'tearsheet.html'}")

@@ -202,38 +202,39 @@ def sweep_cmd(
     exmod.check(executor, scheduler, workers)
     store = common.open_store(data_dir)
     prog = terminal(enabled=fmt is not Format.json)
-    try:
-        with exmod.make(executor, scheduler, workers) as ex:
+    with exmod.make(executor, scheduler, workers) as ex:  # open until --spa and --best-report are done
+        try:
             inp, res = run_sweep(store, spec, g, strategy=strat, metric=metric, blocks=pbo_blocks, progress=prog,
                                  executor=ex, sample=sample, seed=seed, reports_dir=resolve_reports(reports_dir),
                                  resume=resume)  # fmt: skip
-    finally:
-        prog.done()
-    names = list(g.names)
-    top_rows = res.top(top)
-    out = summary(inp, res, top)
-    if spa:
-        _spa(out, inp, res, top_rows, spa_reps, spa_against, seed, fmt)
-    if heatmap is not None:
-        from ..report.heatmap import write_heatmap
+        finally:
+            prog.done()
+        names = list(g.names)
+        top_rows = res.top(top)
+        out = summary(inp, res, top)
+        if spa:  # its chunks run on the executor too
+            _spa(out, inp, res, top_rows, spa_reps, spa_against, seed, fmt, ex)
+        if heatmap is not None:
+            from ..report.heatmap import write_heatmap
 
-        ttl = f"{strategy} sweep, {res.start} .. {res.end}"
-        out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl, agg=heatmap_agg))
-    if best_report:
-        out.update(_best_report(store, inp, res, out, title, reports_dir))
+            ttl = f"{strategy} sweep, {res.start} .. {res.end}"
+            out["heatmap"] = str(write_heatmap(res, hx, hy, heatmap, ttl, agg=heatmap_agg))
+        if best_report:  # the best run's random-timing controls on the executor
+            out.update(_best_report(store, inp, res, out, title, reports_dir, ex))
     if fmt is Format.json:
         common.emit_json(out)
         return
     _print(out, res, names, top_rows, inp)
 
 
-def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
+def _spa(out, inp, res, top_rows, reps, against, seed, fmt, executor=None) -> None:
     """``--spa``: SPA / Reality Check / StepM over every valid combination, into ``out`` (the StepM
     members of the top rows marked ``stepm: true``)."""
     from ..research.sweep.spa import best_of_sweep
     from .progress import terminal
 
-    r = best_of_sweep(inp, reps=reps, against=against, seed=seed, progress=terminal(enabled=fmt != Format.json))
+    r = best_of_sweep(inp, reps=reps, against=against, seed=seed, progress=terminal(enabled=fmt != Format.json),
+                      executor=executor)  # fmt: skip
     mask = r.pop("_stepm_mask")
     r.pop("elapsed")
     out["spa"] = {
@@ -253,7 +254,7 @@ def _spa(out, inp, res, top_rows, reps, against, seed, fmt) -> None:
     out["best"]["stepm"] = bool(mask[res.best_index])
 
 
-def _best_report(store, inp, res, out, title, reports_dir) -> dict:
+def _best_report(store, inp, res, out, title, reports_dir, executor=None) -> dict:
     """Save the best combination's run (the sweep's statistics in its run.json) and write its tearsheet."""
     from .. import api
     from ..research.controls import rank_stability
@@ -264,7 +265,7 @@ def _best_report(store, inp, res, out, title, reports_dir) -> dict:
     extra = sweep_record(out)
     if not res.lean:  # it evaluates every combination again, in memory, on each half
         extra["sweep"]["rank_stability"] = rank_stability(inp, res)  # issue 13: the best's rank in each half
-    page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=extra)
+    page = api.report(run, reports_dir, title=ttl, command=common.command_line(), extra=extra, executor=executor)
     rec = {"run_id": run.run_id, "run_dir": str(run.path), "report": str(page)}
     if warning:
         rec["warning"] = warning

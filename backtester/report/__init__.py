@@ -18,6 +18,8 @@ raises ``DataError`` (exit 1). User text (title, names) is escaped everywhere.
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 
 from ._io import atomic_write_text, esc
@@ -209,6 +211,50 @@ def _walkforward_section(run, P, T) -> str:
     )  # fmt: skip
 
 
+KEY_META = "hedge-page-key"
+
+
+@cache
+def _code_key() -> str:
+    """The code a tearsheet depends on: every module of the package and the versions of the libraries that
+    draw or compute it."""
+    from .. import __version__
+    from ..data.cache import dist_version
+
+    h = hashlib.sha256(__version__.encode())
+    for pkg in ("quantstats", "matplotlib", "plotly", "pandas", "numpy", "vectorbt"):
+        h.update(f"{pkg}={dist_version(pkg)}".encode())
+    root = Path(__file__).resolve().parent.parent
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def page_key(run_dir: Path, title: str | None) -> str:
+    """What a tearsheet is a function of: the saved run's files (every file of the folder but the page), the
+    title and the code. The page is deterministic (byte-identical for the same inputs), so a page on disk
+    carrying this key need not be drawn again."""
+    h = hashlib.sha256(_code_key().encode())
+    h.update(f"title={title!r}".encode())
+    for p in sorted(Path(run_dir).iterdir()):
+        if p.name != TEARSHEET and p.is_file() and not p.is_symlink() and not p.name.startswith("."):
+            h.update(p.name.encode())
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()[:32]
+
+
+def _page_has_key(path: Path, key: str) -> bool:
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return f'<meta name="{KEY_META}" content="{key}">' in head
+
+
 def write_report(run_dir, title: str | None = None, progress=None) -> Path:
     """Write ``<run_dir>/tearsheet.html`` and refresh the reports index; return the tearsheet's path."""
     from ..progress import ensure
@@ -225,9 +271,13 @@ def write_report(run_dir, title: str | None = None, progress=None) -> Path:
             f"{run_dir} is a symbolic link, not a run folder",
             f"remove it (rm {run_dir}) and save the run again; hedge never writes through links",
         )
-    run = load_saved_run(run_dir)
-    check_window(run)
-    path = atomic_write_text(run_dir / TEARSHEET, render_report(run, title))
+    key = page_key(run_dir, title)
+    path = run_dir / TEARSHEET
+    if not _page_has_key(path, key):  # else the page on disk is the very page this would write
+        run = load_saved_run(run_dir)
+        check_window(run)
+        page = render_report(run, title)
+        path = atomic_write_text(path, page.replace("<head>", f'<head>\n<meta name="{KEY_META}" content="{key}">', 1))
     progress.stage("updating the reports index")
     write_index(run_dir.parent)
     progress.done()

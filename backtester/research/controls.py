@@ -221,10 +221,11 @@ def _timing_sharpes(px, w_on, w_off, options, fallback, packed, T, lo, hi) -> np
 
     assets = [c for c in px.columns if c != "CASH"]
     m = hi - lo
-    states = np.unpackbits(packed[lo:hi], axis=1, count=T).astype(np.float64)
-    feats = np.stack([states, 1.0 - states], axis=1)  # (m, 2, T)
+    feats = np.empty((m, 2, T))  # (m, 2, T): [on, off], written in place (no stacked temporaries)
+    feats[:, 0, :] = np.unpackbits(packed[lo:hi], axis=1, count=T)
+    np.subtract(1.0, feats[:, 0, :], out=feats[:, 1, :])
     load = np.broadcast_to(np.stack([w_on, w_off])[None], (m, 2, len(assets))).copy()
-    fac = Factors(assets, feats, np.arange(m), load)
+    fac = Factors(assets, feats, np.arange(m), load, finite=True)  # 0/1 by construction
     inp = from_prices(px, fac, list(range(lo, hi)), options, fallback=fallback)
     return evaluate(inp, stats=False).frame["sharpe"].to_numpy(float)
 

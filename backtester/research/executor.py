@@ -90,7 +90,8 @@ class DaskExecutor:
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    dashboard_address=None,  # no dashboard; its plain HTTP server (health routes) on a free
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # loopback port, never a fixed 8787
                     silence_logs=50,
                 )
             finally:
