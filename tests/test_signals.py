@@ -341,7 +341,7 @@ def test_cli_export_csv(snapshot_store, tmp_path):
     p = tmp_path / "signals.csv"
     code, out, err = run_cli("signals", "--export", str(p), "--data-dir", str(snapshot_store.root))
     assert code == 0, err
-    back = pd.read_csv(p, index_col="date", parse_dates=["date"])
+    back = pd.read_csv(p, index_col="date", parse_dates=["date"], low_memory=False)
     assert set(signals.KEYS) <= set(back.columns)
     assert back.loc["2025-10-20", "reserves_to_gdp"] == pytest.approx(3019.028 / 30485.729)
 

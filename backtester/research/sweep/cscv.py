@@ -192,7 +192,7 @@ def totals_t(s1T, s2T):
     return t1, t2
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")  # the parallel loop is pbo_logits_t's
 def pbo_logits(s1, s2, sizes, halves, out, parts):
     """CSCV logits. ``s1``/``s2`` (N, S): per-trial, per-block sums of excess returns and of their
     squares; ``halves`` (P, S/2): the in-sample blocks of pair p, increasing, lexicographic order (its
