@@ -184,3 +184,13 @@ def test_strategies_give_units_and_meanings(monkeypatch):
     c, out, err = run_cli("strategies")
     line = next(x for x in out.splitlines() if "rrp_drained_bn" in x)
     assert "$bn" in line and "RRP below this" in line
+
+
+def test_stepm_line_says_where_its_combinations_are():
+    """StepM ranks by mean excess return, the table by the sweep's metric: the line marks rows with * only
+    when some of them are in the set, and otherwise says where the set is listed."""
+    from backtester.cli.sweep import _stepm_where
+
+    assert _stepm_where({"top": [{"stepm": False}, {"stepm": True}]}, {"count": 15}) == " (* in the table)"
+    assert "none among the rows above" in _stepm_where({"top": [{"stepm": False}]}, {"count": 15})
+    assert _stepm_where({"top": [{"stepm": False}]}, {"count": 0}) == ""

@@ -278,6 +278,16 @@ def _cell(v, kind):
     return common.fmt_num(v, 2)
 
 
+def _stepm_where(out, st) -> str:
+    """Where the StepM combinations are: marked in the table, or (ranked by the mean excess return, not by
+    the table's metric) none of the rows shown."""
+    if not st["count"]:
+        return ""
+    if any(row.get("stepm") for row in out["top"]):
+        return " (* in the table)"
+    return " (none among the rows above, which rank by the metric; --format json lists them: stepm.combinations)"
+
+
 def _print(out, res, names, top_rows, inp) -> None:
     c = out["combinations"]
     inv = ""
@@ -332,7 +342,7 @@ def _print(out, res, names, top_rows, inp) -> None:
             f"bootstrap reps, mean block {sp['block']:.1f} days, seed {sp['seed']}): SPA p = "
             f"{sp['consistent']:.3f} (lower {sp['lower']:.3f}, upper {sp['upper']:.3f}); Reality Check p = "
             f"{out['reality_check']['p_value']:.3f}; StepM at {st['size']:.0%} FWER: {st['count']:,} "
-            f"combination(s) beat {sp['reference']}" + (" (* in the table)" if st["count"] else "")
+            f"combination(s) beat {sp['reference']}" + _stepm_where(out, st)
         )
     b = out["benchmark"]
     if b:
@@ -360,7 +370,7 @@ def _print(out, res, names, top_rows, inp) -> None:
     if out.get("heatmap"):
         line(f"heatmap: {out['heatmap']}")
     if out.get("run_dir"):
-        line(f"best run saved to {out['run_dir']}" + (f"; report {out['report']}" if out.get("report") else ""))
+        common.paths(("best run saved to", out["run_dir"]), ("report", out.get("report")))
         for k in ("report_note", "warning"):
             if out.get(k):
                 line(f"- {out[k]}")
