@@ -59,3 +59,30 @@ def test_dask_local_cluster_equals_local_bit_for_bit(snapshot_store, monkeypatch
     assert code == 0, err
     assert dist == local  # the same bytes: every metric row, the DSR, the PBO, SPA / RC / StepM
     assert len(json.loads(dist)["top"]) == 30 and json.loads(dist)["spa"]["reps"] == 200
+
+
+def test_a_lost_worker_is_one_line_with_the_way_out():
+    """A worker that dies under a task (here: the task ends its process) is a DataError naming the cluster
+    and saying how to go on, not a traceback; a task's own error stays itself."""
+    import dask
+
+    from backtester.errors import DataError
+
+    def die_on_second(lo, hi):
+        if lo == 1:
+            import os
+
+            os._exit(1)  # the worker process is gone, as with the OOM killer
+        return lo
+
+    def bad_value(lo, hi):
+        raise ValueError(f"a bug in chunk {lo}")
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), exmod.make("dask", None, 1) as ex:
+        with pytest.raises(ValueError, match="a bug in chunk 0"):
+            list(ex.map_chunks(bad_value, (), [(0, 1)]))
+        with pytest.raises(DataError) as e:
+            list(ex.map_chunks(die_on_second, (), [(0, 1), (1, 2)]))
+    line = e.value.line()
+    assert line.startswith("error: the Dask cluster failed while running this command (KilledWorker")
+    assert "--resume" in line and "--executor local" in line and "\n" not in line

@@ -27,6 +27,25 @@ SCHEDULER_ENV = "HEDGE_DASK_SCHEDULER"
 DASK_CHUNK = 16384  # combinations per Dask task
 
 
+def _cluster_failures() -> tuple[type[BaseException], ...]:
+    """What a lost worker or scheduler raises on the client (a task's own error is re-raised as itself)."""
+    import concurrent.futures
+
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    return (KilledWorker, CommClosedError, concurrent.futures.CancelledError, TimeoutError, OSError)
+
+
+def cluster_failed(e: BaseException) -> DataError:
+    """One line for a cluster that failed under a command (what finished is kept where the command keeps it)."""
+    what = " ".join(str(e).split())[:160] or "no message"
+    return DataError(
+        f"the Dask cluster failed while running this command ({type(e).__name__}: {what})",
+        "run it again (a sweep with --resume keeps the chunks already finished), or use --executor local",
+    )
+
+
 class LocalExecutor:
     """Runs every chunk here, in order."""
 
@@ -109,16 +128,25 @@ class DaskExecutor:
     def share(self, key, make: Callable):
         """Data every task needs, sent to every worker once per ``key`` (a future)."""
         if key not in self._scattered:
-            self._scattered[key] = self._client.scatter(make(), broadcast=True, hash=False)
+            self._scattered[key] = self._scatter(make())
         return self._scattered[key]
 
     def map_chunks(self, fn: Callable, shared, ranges: list[tuple[int, int]]) -> Iterator[tuple[int, object]]:
         from distributed import as_completed
 
-        futures = [self._client.submit(fn, *shared, lo, hi, pure=False) for lo, hi in ranges]
-        index = {f.key: k for k, f in enumerate(futures)}
-        for f in as_completed(futures):
-            yield index[f.key], f.result()
+        try:
+            futures = [self._client.submit(fn, *shared, lo, hi, pure=False) for lo, hi in ranges]
+            index = {f.key: k for k, f in enumerate(futures)}
+            for f in as_completed(futures):
+                yield index[f.key], f.result()
+        except _cluster_failures() as e:  # evaluated only when something was raised
+            raise cluster_failed(e) from None
+
+    def _scatter(self, obj):
+        try:
+            return self._client.scatter(obj, broadcast=True, hash=False)
+        except _cluster_failures() as e:  # evaluated only when something was raised
+            raise cluster_failed(e) from None
 
     def close(self) -> None:
         if self._client is not None:
