@@ -86,3 +86,66 @@ def test_a_lost_worker_is_one_line_with_the_way_out():
     line = e.value.line()
     assert line.startswith("error: the Dask cluster failed while running this command (KilledWorker")
     assert "--resume" in line and "--executor local" in line and "\n" not in line
+
+
+@pytest.mark.slow
+def test_a_lost_scheduler_is_one_line_and_nothing_else_on_stderr(capfd):
+    """A cluster of our own (`dask scheduler`, `dask worker`) whose scheduler dies mid-command: the client's
+    own error logging is silenced, the command gets the one-line DataError."""
+    import logging
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    from backtester.errors import DataError
+
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    addr = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    sched = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             **quiet)  # fmt: skip
+    worker = None
+    try:
+        ex = None
+        before = logging.getLogger("distributed.client").level
+        for _ in range(60):  # the scheduler takes a few seconds to listen
+            try:
+                ex = exmod.make("dask", addr, None)
+                break
+            except DataError:
+                time.sleep(0.5)
+        assert ex is not None, "the test's scheduler did not start"
+        worker = subprocess.Popen([dask_cli, "worker", addr, "--nthreads", "1", "--no-dashboard"], **quiet)
+
+        def slow(lo, hi):
+            import time as t
+
+            t.sleep(60)
+            return lo
+
+        capfd.readouterr()
+        killer = threading.Timer(3.0, sched.kill)  # while the tasks run
+        killer.start()
+        t0 = time.perf_counter()
+        with pytest.raises(DataError) as e:
+            list(ex.map_chunks(slow, (), [(0, 1), (1, 2)]))
+        killer.join()
+        assert time.perf_counter() - t0 >= 3.0  # it failed because the scheduler went, after the submit
+        assert e.value.line().startswith("error: the Dask cluster failed while running this command (")
+        # distributed's own loggers stay silent while the command runs (the client logs a lost connection with
+        # a traceback when it gives up reconnecting), and get their levels back afterwards
+        assert logging.getLogger("distributed.client").getEffectiveLevel() > logging.CRITICAL
+        ex.close()
+        assert logging.getLogger("distributed.client").level == before
+        assert capfd.readouterr().err == ""
+    finally:
+        for p in (worker, sched):
+            if p is not None:
+                p.kill()
+                p.wait()

@@ -37,9 +37,21 @@ def _cluster_failures() -> tuple[type[BaseException], ...]:
     return (KilledWorker, CommClosedError, concurrent.futures.CancelledError, TimeoutError, OSError)
 
 
+def _quiet_distributed(levels: dict | None = None) -> dict:
+    """Silence every ``distributed`` logger (dask's config gives some their own level), or restore
+    ``levels``; returns the levels it replaced."""
+    import logging
+
+    names = ["distributed"] + [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    old = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL + 1 if levels is None else levels.get(n, logging.NOTSET))
+    return old
+
+
 def cluster_failed(e: BaseException) -> DataError:
     """One line for a cluster that failed under a command (what finished is kept where the command keeps it)."""
-    what = " ".join(str(e).split())[:160] or "no message"
+    what = " ".join(str(e).split()).split(". ")[0][:160] or "no message"  # its first sentence
     return DataError(
         f"the Dask cluster failed while running this command ({type(e).__name__}: {what})",
         "run it again (a sweep with --resume keeps the chunks already finished), or use --executor local",
@@ -81,6 +93,7 @@ class DaskExecutor:
     _client: object = None
     _cluster: object = None
     _scattered: dict = field(default_factory=dict)
+    _log_level: dict | None = None
 
     def __post_init__(self):
         try:
@@ -90,9 +103,13 @@ class DaskExecutor:
                 "dask.distributed is not installed", "pip install 'dask[distributed]' (a pinned dependency)"
             ) from None
         if self.scheduler:
+            # distributed logs a lost connection on stderr besides raising: the command's one error line says it
+            self._log_level = _quiet_distributed()
             try:
                 self._client = Client(self.scheduler, timeout=10)
             except (OSError, TimeoutError) as e:
+                _quiet_distributed(self._log_level)
+                self._log_level = None
                 raise DataError(
                     f"cannot reach the Dask scheduler at {self.scheduler} ({type(e).__name__})",
                     "start one with `dask scheduler` and workers with `dask worker ADDRESS`, or drop --scheduler",
@@ -155,6 +172,9 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        if self._log_level is not None:
+            _quiet_distributed(self._log_level)
+            self._log_level = None
 
     def __enter__(self):
         return self
