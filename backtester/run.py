@@ -462,6 +462,7 @@ def resolve(
         history = with_history(signals, prices.index)
         signals = signals.reindex(prices.index)
     check_core_inputs(store, strat, signals)
+    check_price_inputs(strat, signals)
     return ResolvedRun(
         spec=spec, options=options, strategy=strat, params=params, assets=own, benchmark=bstrat,
         benchmark_params=bparams, benchmark_label=blabel, universe=universe, start=start, end=end, prices=prices,
@@ -483,6 +484,20 @@ def check_core_inputs(store, strat: Strategy, s: pd.DataFrame) -> None:
         raise DataError(
             f"series {', '.join(missing)} not in the store: strategy {strat.name} needs {', '.join(dead)}",
             "run `hedge data import ../shared/data` or `hedge data pull --series " + " --series ".join(missing) + "`",
+        )
+
+
+def check_price_inputs(strat: Strategy, s: pd.DataFrame) -> None:
+    """A strategy whose rules read the prices of an asset the store has no prices for (a user price named in a
+    strategy file's ``assets`` but never added) would see "unknown" every day and silently never fire: exit 2
+    naming the asset, as for an asset it holds."""
+    from .signals import prices as px
+
+    missing = [c[len(px.PREFIX) :] for c in strat.uses if c.startswith(px.PREFIX) and c not in s.columns]
+    if missing:
+        raise UsageError(
+            f"strategy {strat.name} reads the prices of {', '.join(missing)}, which the store does not have",
+            "add them with `hedge data add FILE --id ID --kind price`; `hedge data status` lists what it has",
         )
 
 

@@ -380,3 +380,62 @@ def test_pull_prints_the_calendar_warnings_import_prints(store_dir, monkeypatch,
     assert row["series"] == "GC_F" and row["new_rows"] == 0
     assert len(row["warnings"]) == 1 and "2 GC_F row(s)" in row["warnings"][0] and "CMES" in row["warnings"][0]
     assert err.startswith("warning: ") and "GC_F row(s) dated on days that are not CMES" in err
+
+
+# ---------------------------------------------------------------- strategy files on the user's own prices
+SILVER_RULE = """name = "silver-trend"
+description = "My silver price while it is above its 200-day average, else SPY."
+{assets}
+[params]
+window = {{ default = 200, min = 20, max = 400, help = "average length (sessions)" }}
+share = {{ default = 0.5, min = 0.0, max = 1.0, help = "silver weight" }}
+[[rule]]
+label = "trend"
+when = "close(MY_SILVER) > sma(MY_SILVER, window)"
+weights = {{ {held} }}
+[[rule]]
+label = "else"
+default = true
+weights = {{ SPY = 1.0 }}
+"""
+
+
+def silver_file(tmp_path, assets='assets = ["MY_SILVER"]', held='MY_SILVER = "share", GLD = 0.2') -> str:
+    p = tmp_path / "silver.toml"
+    p.write_text(SILVER_RULE.format(assets=assets, held=held))
+    return str(p)
+
+
+def test_strategy_file_trades_and_reads_a_price_of_your_own(store_dir, my_csv, tmp_path, snapshot_dir):
+    """`assets = [...]` in a strategy file names prices added with `hedge data add`: its rules hold them and
+    read their point-in-time closes; the rule fires exactly when the added closes are above their average."""
+    hedge_json(store_dir, "data", "add", str(my_csv), "--id", "MY_SILVER", "--kind", "price")
+    f = silver_file(tmp_path)
+    out = hedge_json(store_dir, "backtest", f, "--start", "2012-01-03", "--reports-dir", str(tmp_path / "r"))
+    on = out["strategy"]["time_in_market"]["MY_SILVER"]
+    assert 0.2 < on < 0.8  # both states held
+    # the same share of days from the added closes themselves (decided on the close, held from the next day)
+    c = real_prices(snapshot_dir, "SLV").set_index("date")["close"]
+    c.index = pd.to_datetime(c.index)
+    above = (c > c.rolling(200).mean()).loc["2012-01-03":"2026-06-04"]
+    assert abs(above.mean() - on) < 0.02
+    sw = hedge_json(store_dir, "sweep", f, "--grid", "window=100,200", "--grid", "share=0.3,0.5",
+                    "--start", "2012-01-03", "--reports-dir", str(tmp_path / "r"))  # fmt: skip
+    row = next(r for r in sw["top"] if r["params"] == {"window": 200, "share": 0.5})
+    assert row["sharpe"] == pytest.approx(out["strategy"]["sharpe"], rel=1e-9)
+
+
+def test_strategy_file_own_prices_errors(store_dir, my_csv, tmp_path):
+    # not listed in assets: the error says how to list it
+    c, _, err = hedge(store_dir, "backtest", silver_file(tmp_path, assets=""))
+    assert c == 2 and "unknown asset 'MY_SILVER' in close()" in err and 'assets = ["MY_SILVER"]' in err
+    # listed, read by a rule, but never added to the store: exit 2 naming it (not a rule that never fires)
+    c, _, err = hedge(store_dir, "backtest", silver_file(tmp_path, held="GLD = 0.5"))
+    assert c == 2 and "reads the prices of MY_SILVER, which the store does not have" in err
+    assert len(err.strip().splitlines()) == 1
+    # listed and held but not in the store
+    c, _, err = hedge(store_dir, "backtest", silver_file(tmp_path))
+    assert c == 2 and "MY_SILVER" in err and len(err.strip().splitlines()) == 1
+    # not a price id
+    c, _, err = hedge(store_dir, "backtest", silver_file(tmp_path, assets='assets = ["my silver"]'))
+    assert c == 2 and "is not a price id" in err

@@ -45,6 +45,11 @@ def canonical_id(raw: str) -> str:
     return str(raw).strip().upper().replace("=", "_")
 
 
+def valid_id(sid: str) -> bool:
+    """``sid`` has the form of a series id (canonical: upper case, letters, digits and . _ - ^)."""
+    return bool(_ID.match(sid)) and sid == canonical_id(sid)
+
+
 def check_id(raw: str) -> str:
     sid = canonical_id(raw)
     if not _ID.match(sid):

@@ -409,9 +409,10 @@ def _asset(node, sc: _Scope, fname: str) -> str:
     else:
         raise sc.fail(f"{fname}() takes an asset such as GLD or BTC-USD", f"e.g. {fname}(GLD)", node)
     if a not in sc.assets:
-        raise sc.fail(
-            f"unknown asset '{a}' in {fname}()", _suggest(a, sc.assets) if sc.assets else "no asset has prices"
-        )
+        hint = _suggest(a, sc.assets) if sc.assets else "no asset has prices"
+        if a.isupper() and not hint.startswith("did you mean"):
+            hint = f'a price of your own (hedge data add): list it in assets = ["{a}"] at the top of the file'
+        raise sc.fail(f"unknown asset '{a}' in {fname}()", hint)
     sc.used_assets.add(a)
     sc.used_columns.setdefault(px.column(a))
     return a

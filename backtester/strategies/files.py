@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data import catalog
+from ..data import catalog, declared
 from ..errors import UsageError
 from ..strategy import Param, Strategy
 from . import expr
@@ -46,7 +46,7 @@ MAX_BYTES = 64_000
 MAX_RULES = 50
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 PARAM_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-TOP_KEYS = {"name", "description", "params", "rule"}
+TOP_KEYS = {"name", "description", "params", "rule", "assets"}
 RULE_KEYS = {"when", "default", "weights", "label"}
 PARAM_KEYS = {"default", "min", "max", "help"}
 
@@ -280,7 +280,8 @@ def parse(doc: dict, path: Path, text: str = "") -> FileStrategy:
     if len(rules_raw) > MAX_RULES:
         raise UsageError(f"{where}: {len(rules_raw)} rules", f"a strategy file has at most {MAX_RULES} rules")
     columns, labels = signal_names()
-    assets = price_assets()
+    own = _own_assets(doc.get("assets", []), where)
+    assets = price_assets() | own  # the built-in holdables and the user prices the file names (hedge data add)
     clash = sorted(set(params) & (columns | set(expr.FUNCTIONS) | {"true", "false"}))
     if clash:
         raise UsageError(f"{where}: parameter '{clash[0]}' has the name of a signal or function", "rename it")
@@ -305,8 +306,10 @@ def parse(doc: dict, path: Path, text: str = "") -> FileStrategy:
             raise UsageError(f"{at}: weights missing", 'write weights = { GLD = 0.5, SPY = "spy_weight" }')
         weights = {}
         for a, v in w.items():
-            if a not in catalog.HOLDABLE:
-                hint = expr._suggest(a, catalog.HOLDABLE)
+            if a not in catalog.HOLDABLE and a not in own:
+                hint = expr._suggest(a, set(catalog.HOLDABLE) | own)
+                if a == declared.canonical_id(a):
+                    hint += f'; a price of your own (hedge data add): list it in assets = ["{a}"]'
                 raise UsageError(f"{at}: unknown asset '{a}' in weights", hint)
             weights[a] = expr.compile_weight(v, f"{at} weight of {a}", params=params)
         label = r.get("label", "default" if is_default else f"rule {i}")
@@ -314,6 +317,20 @@ def parse(doc: dict, path: Path, text: str = "") -> FileStrategy:
     fs = FileStrategy(Path(path), text, name, desc, params, rules)
     fs.weight_table({k: p.default for k, p in params.items()})  # the defaults must give valid weights
     return fs
+
+
+def _own_assets(raw, where: str) -> frozenset[str]:
+    """``assets = ["GDXJ", ...]``: prices of the user's own (``hedge data add``) the file trades or reads; each
+    must be in the store when the strategy runs (the run says which one is missing)."""
+    if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
+        raise UsageError(f"{where}: assets must be a list of price ids", 'write assets = ["GDXJ"]')
+    out = set()
+    for a in raw:
+        sid = declared.canonical_id(a)
+        if not declared.valid_id(a) or sid == "CASH":
+            raise UsageError(f"{where}: asset {a!r} in assets is not a price id", "use the id of `hedge data add --id`")
+        out.add(sid)
+    return frozenset(out)
 
 
 def _params(raw, where: str) -> dict[str, Param]:
