@@ -194,3 +194,16 @@ def test_stepm_line_says_where_its_combinations_are():
     assert _stepm_where({"top": [{"stepm": False}, {"stepm": True}]}, {"count": 15}) == " (* in the table)"
     assert "none among the rows above" in _stepm_where({"top": [{"stepm": False}]}, {"count": 15})
     assert _stepm_where({"top": [{"stepm": False}]}, {"count": 0}) == ""
+
+
+def test_runs_that_do_not_fit_continue_in_a_second_table(saved, monkeypatch):
+    """`hedge compare` at 45 columns: one run per table, each repeating the metric labels, none wider."""
+    reports, ids = saved
+    monkeypatch.setenv("COLUMNS", "45")
+    c, out, err = run_cli("compare", *ids, "--reports-dir", str(reports))
+    assert c == 0, err
+    tables = _tables(out)
+    assert len(tables) == 2 and "(continued)" in out
+    for head, body in tables:
+        assert head[-1].split()[0] == "metric" and body[0].split()[0] == "total"
+    assert all(len(line) <= 45 for line in out.splitlines() if not line.startswith("page "))

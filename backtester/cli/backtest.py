@@ -170,12 +170,8 @@ def metrics_table(title: str, cols: dict[str, dict], caption: str | None = None)
     tim = sorted({a for m in cols.values() for a in (m.get("time_in_market") or {})})
     for a in tim:
         rows.append([f"time in {a}", *[common.fmt_pct((m.get("time_in_market") or {}).get(a)) for m in cols.values()]])
-    heads = ["metric", *cols.keys()]
-    widths = [max([common._head_width(h)] + [len(str(r[i])) for r in rows]) + 2 for i, h in enumerate(heads)]
-    groups = common.column_groups(widths, common.console().width)
-    for k, g in enumerate(groups):  # too many runs for one table: the same rows, a few runs at a time
-        sub = title if k == 0 else f"{title} (continued)"
-        common.table(sub, [heads[i] for i in g], [[r[i] for i in g] for r in rows], caption=caption)
+    # too many runs for one table: the same rows, a few runs at a time
+    common.table(title, ["metric", *cols.keys()], rows, caption=caption, repeat=1)
 
 
 @app.command("backtest")

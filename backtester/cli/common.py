@@ -115,8 +115,12 @@ def table(
     caption: str | None = None,
     wrap: set[str] | None = None,
     optional: list[str] | None = None,
+    repeat: int | None = None,
 ) -> None:
     """Print a table that fits the console (see :func:`console`).
+
+    ``repeat``: when the columns are too many for one line, print them a few at a time in tables that each
+    repeat the first ``repeat`` columns (the row labels), the later ones titled "(continued)".
 
     A column that does not wrap (numbers, dates, names) is as wide as its header and its longest cell, so
     rows and headers stay on one line; only the free-text columns (named in ``wrap``, or guessed: cells
@@ -128,9 +132,20 @@ def table(
 
     cells = [["" if v is None else _cell_text(v) for v in r] for r in rows]
     con = console()
+
+    def widths_of(columns) -> list[int]:
+        return [max([_head_width(c)] + [len(r[i]) for r in cells if i < len(r)]) + 2 for i, c in enumerate(columns)]
+
+    if repeat:
+        groups = _column_groups(widths_of(columns), con.width, repeat)
+        if len(groups) > 1:
+            for k, g in enumerate(groups):
+                sub = title if k == 0 or not title else f"{title} (continued)"
+                table(sub, [columns[i] for i in g], [[r[i] for i in g] for r in cells], caption, wrap, optional)
+            return
     dropped = []
     for name in optional or []:  # leave out the least important columns until the rest fits on one line
-        widths = [max([_head_width(c)] + [len(r[i]) for r in cells if i < len(r)]) + 2 for i, c in enumerate(columns)]
+        widths = widths_of(columns)
         if sum(widths) <= con.width or name not in columns:
             continue
         i = columns.index(name)
@@ -169,7 +184,7 @@ def _head_width(c: str) -> int:
     return max(len(x) for x in c.split("\n"))
 
 
-def column_groups(widths: list[int], width: int, keep: int = 1) -> list[list[int]]:
+def _column_groups(widths: list[int], width: int, keep: int = 1) -> list[list[int]]:
     """Split columns (their widths, padding included) into groups that each fit ``width`` when printed after
     the first ``keep`` columns (the row labels), which every group repeats: [[keep.., i, j], [keep.., k], ...]."""
     head = list(range(keep))

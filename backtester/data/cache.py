@@ -37,15 +37,17 @@ def dist_version(pkg: str) -> str:
     return version(pkg)
 
 
-@lru_cache(maxsize=1)
-def _code_hash() -> str:
+@lru_cache(maxsize=8)
+def code_hash(subs: tuple[str, ...], pkgs: tuple[str, ...]) -> str:
+    """The package version, the versions of ``pkgs`` and the source of the package's folders ``subs``
+    (``("",)``: every module): what derived data computed by that code is a function of, besides its inputs."""
     from .. import __version__
 
     h = hashlib.sha256(__version__.encode())
-    for pkg in ("exchange_calendars", "pandas", "numpy"):
+    for pkg in pkgs:
         h.update(f"{pkg}={dist_version(pkg)}".encode())
     root = Path(__file__).resolve().parent.parent
-    for sub in ("signals", "data"):
+    for sub in subs:
         for p in sorted((root / sub).rglob("*.py")):
             h.update(p.relative_to(root).as_posix().encode())
             h.update(p.read_bytes())
@@ -53,7 +55,7 @@ def _code_hash() -> str:
 
 
 def signals_key(store) -> str:
-    h = hashlib.sha256(_code_hash().encode())
+    h = hashlib.sha256(code_hash(("signals", "data"), ("exchange_calendars", "pandas", "numpy")).encode())
     for sid in store.ids():
         h.update(f"{sid}:{store.meta(sid).get('checksum')}".encode())
     return h.hexdigest()[:24]

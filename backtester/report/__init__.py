@@ -19,7 +19,6 @@ raises ``DataError`` (exit 1). User text (title, names) is escaped everywhere.
 from __future__ import annotations
 
 import hashlib
-from functools import cache
 from pathlib import Path
 
 from ._io import atomic_write_text, esc
@@ -214,28 +213,15 @@ def _walkforward_section(run, P, T) -> str:
 KEY_META = "hedge-page-key"
 
 
-@cache
-def _code_key() -> str:
-    """The code a tearsheet depends on: every module of the package and the versions of the libraries that
-    draw or compute it."""
-    from .. import __version__
-    from ..data.cache import dist_version
-
-    h = hashlib.sha256(__version__.encode())
-    for pkg in ("quantstats", "matplotlib", "plotly", "pandas", "numpy", "vectorbt"):
-        h.update(f"{pkg}={dist_version(pkg)}".encode())
-    root = Path(__file__).resolve().parent.parent
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.relative_to(root).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
-
-
 def page_key(run_dir: Path, title: str | None) -> str:
     """What a tearsheet is a function of: the saved run's files (every file of the folder but the page), the
     title and the code. The page is deterministic (byte-identical for the same inputs), so a page on disk
     carrying this key need not be drawn again."""
-    h = hashlib.sha256(_code_key().encode())
+    from ..data.cache import code_hash
+
+    # the code: every module of the package and the libraries that draw or compute the page
+    libs = ("quantstats", "matplotlib", "plotly", "pandas", "numpy", "vectorbt")
+    h = hashlib.sha256(code_hash(("",), libs).encode())
     h.update(f"title={title!r}".encode())
     for p in sorted(Path(run_dir).iterdir()):
         if p.name != TEARSHEET and p.is_file() and not p.is_symlink() and not p.name.startswith("."):

@@ -289,10 +289,6 @@ def evaluate(
     return result
 
 
-def _ranges(C: int, size: int) -> list[tuple[int, int]]:
-    return [(lo, min(C, lo + size)) for lo in range(0, C, size)]
-
-
 def _chunk_size(inp: Inputs, chunk: int, distributed: bool, on_disk: bool) -> int:
     """Combinations per range: a chunk file's (``chunks.file_chunk()``, or the Dask task size), a Dask
     task's, or ``chunk`` here (the generic per-chunk path builds dense weights: at most 256)."""
@@ -309,6 +305,7 @@ def _chunk_size(inp: Inputs, chunk: int, distributed: bool, on_disk: bool) -> in
 
 
 def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, executor, store, compiling):
+    from .. import executor as exmod
     from . import overfit
 
     t_start = time.perf_counter()
@@ -325,7 +322,7 @@ def _evaluate(inp, window, metric, blocks, chunk, progress, keep_blocks, stats, 
             param="executor",
         )
     size = _chunk_size(inp, chunk, distributed, store is not None)
-    ranges = _ranges(C, size)
+    ranges = exmod.ranges(C, size)
     if store is not None:
         store.open(C, inp.assets, max(S, 0), size, COLUMNS)
     hold = store is None or keep_blocks  # with the chunks on disk, the PBO reads the block sums back
